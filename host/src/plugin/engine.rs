@@ -1,0 +1,207 @@
+//! The one wasmtime `Engine` of the process, its epoch ticker and the
+//! on-disk cache of compiled components.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config as WasmConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::PluginError;
+
+/// How often the epoch advances. A call's deadline is rounded up to whole ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Settings the engine is built with (from `plugins.*` in the config).
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Total live instances across all plugins (pooling allocator slots).
+    pub max_instances: u32,
+    /// The largest per-instance memory limit of any plugin.
+    pub max_memory: usize,
+    /// Where compiled components are cached.
+    pub cache_dir: PathBuf,
+}
+
+/// The process-wide engine plus what belongs with it.
+pub struct PluginEngine {
+    pub engine: Engine,
+    /// Whether the pooling allocator is in use (false: on-demand fallback).
+    pub pooling: bool,
+    cache_dir: PathBuf,
+    /// Identifies compiled artifacts this engine can load.
+    compat: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl PluginEngine {
+    /// Build the engine: pooling allocator when the machine allows it
+    /// (probed by building it), on-demand allocation otherwise; epoch
+    /// interruption with a ticker thread; copy-on-write memory images.
+    pub fn new(settings: &EngineSettings) -> Result<Arc<Self>, PluginError> {
+        let (engine, pooling) = match Engine::new(&base_config(Some(settings))) {
+            Ok(engine) => (engine, true),
+            Err(err) => {
+                tracing::warn!(
+                    error = %format!("{err:#}"),
+                    "the pooling instance allocator is not available on this machine \
+                     (it reserves virtual memory up front; check `ulimit -v` and \
+                     vm.overcommit settings); falling back to on-demand allocation, \
+                     which makes fresh plugin instances slower"
+                );
+                let engine = Engine::new(&base_config(None)).map_err(|e| {
+                    PluginError::Engine(format!("could not create the WebAssembly engine: {e:#}"))
+                })?;
+                (engine, false)
+            }
+        };
+        let compat = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut h);
+            format!("{:016x}", h.finish())
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("sluice-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| PluginError::Engine(format!("could not start the epoch ticker: {e}")))?;
+        }
+        Ok(Arc::new(PluginEngine {
+            engine,
+            pooling,
+            cache_dir: settings.cache_dir.clone(),
+            compat,
+            stop,
+        }))
+    }
+
+    /// Deadline in epoch ticks for a call budget.
+    pub fn ticks(deadline: Duration) -> u64 {
+        let t = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
+        (t as u64).max(1) + 1
+    }
+
+    /// Compile `bytes` (or load the cached artifact for them). Returns the
+    /// component, its sha256 (hex), whether the cache was used, and how long it took.
+    pub fn compile(&self, bytes: &[u8]) -> Result<Compiled, PluginError> {
+        let started = Instant::now();
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let cached = self.cache_dir.join(format!("{sha256}-{}.cwasm", self.compat));
+        if cached.is_file() {
+            // SAFETY: the file was written by `Component::serialize` of an
+            // engine with the same compatibility hash (it is in the name), into
+            // a cache directory only this process writes (created 0700).
+            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+                Ok(component) => {
+                    return Ok(Compiled {
+                        component,
+                        sha256,
+                        from_cache: true,
+                        took: started.elapsed(),
+                    });
+                }
+                Err(err) => {
+                    tracing::warn!(file = %cached.display(), error = %format!("{err:#}"),
+                        "ignoring an unreadable compiled-plugin cache entry; recompiling");
+                    let _ = std::fs::remove_file(&cached);
+                }
+            }
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| {
+            PluginError::Invalid(format!(
+                "not a loadable WebAssembly component: {e:#}. Build plugins for \
+                 wasm32-wasip2 (Rust) or with componentize-py / jco, against wit/sluice.wit"
+            ))
+        })?;
+        if let Err(err) = self.store_in_cache(&component, &cached) {
+            tracing::warn!(dir = %self.cache_dir.display(), error = %err,
+                "could not write the compiled-plugin cache; plugins will be recompiled at \
+                 every start. Check that plugins.cache-dir is writable");
+        }
+        Ok(Compiled {
+            component,
+            sha256,
+            from_cache: false,
+            took: started.elapsed(),
+        })
+    }
+
+    fn store_in_cache(&self, component: &Component, path: &Path) -> std::io::Result<()> {
+        create_private_dir(&self.cache_dir)?;
+        let bytes = component
+            .serialize()
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A compiled component and where it came from.
+pub struct Compiled {
+    pub component: Component,
+    pub sha256: String,
+    pub from_cache: bool,
+    pub took: Duration,
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true).mode(0o700);
+        b.create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+fn base_config(pooling: Option<&EngineSettings>) -> WasmConfig {
+    let mut c = WasmConfig::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    c.memory_init_cow(true);
+    c.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if let Some(s) = pooling {
+        let n = s.max_instances.max(1);
+        let mut p = PoolingAllocationConfig::default();
+        p.total_component_instances(n);
+        // A component holds several core instances, memories and tables
+        // (the language runtime, its WASI glue); leave room for them.
+        p.total_core_instances(n.saturating_mul(8));
+        p.total_memories(n.saturating_mul(2));
+        p.total_tables(n.saturating_mul(8));
+        p.max_memory_size(s.max_memory);
+        p.max_core_instances_per_component(64);
+        p.max_memories_per_component(8);
+        p.max_tables_per_component(64);
+        p.max_core_instance_size(4 << 20);
+        p.max_component_instance_size(4 << 20);
+        // Keep a few pages resident per slot so reused slots start warm.
+        p.linear_memory_keep_resident(64 << 10);
+        p.table_keep_resident(16 << 10);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
+    }
+    c
+}

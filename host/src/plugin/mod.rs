@@ -1,0 +1,129 @@
+//! The plugin runtime: one engine, compiled components, warm instance pools,
+//! and the calls the pipeline makes into plugins.
+//!
+//! - [`engine`]: the process-wide `Engine` (pooling allocator, epoch
+//!   interruption) and the compiled-component cache.
+//! - [`version`]: one loaded plugin version: its `InstancePre`, what it
+//!   described itself as, its pool of warm instances, and [`Lease`], the
+//!   handle a request holds while it calls the plugin.
+//! - [`registry`]: the set of live plugin versions, by name.
+//! - [`bindings`]: the generated host bindings of `wit/sluice.wit`.
+
+pub mod bindings;
+pub mod engine;
+pub mod registry;
+pub mod state;
+pub mod version;
+
+pub use engine::{EngineSettings, PluginEngine};
+pub use registry::Registry;
+pub use version::{Lease, PluginVersion};
+
+/// A plugin's kind, as it described itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Provider,
+    Transform,
+    Guardrail,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Provider => "provider",
+            Kind::Transform => "transform",
+            Kind::Guardrail => "guardrail",
+        }
+    }
+}
+
+/// How an upstream streams, as the provider plugin described it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFormat {
+    Sse,
+    Ndjson,
+}
+
+/// What a plugin said about itself in `describe()`, plus where it came from.
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub kind: Kind,
+    pub description: String,
+    pub dialect: String,
+    pub stream_format: StreamFormat,
+    /// `builtin:NAME` or the file path it was loaded from.
+    pub origin: String,
+    pub sha256: String,
+    pub size: usize,
+}
+
+/// Errors loading a plugin (before it goes live).
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("{0}")]
+    Engine(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Why a call into a plugin failed. Every variant names the plugin.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The plugin trapped (a panic, an out-of-bounds access, unreachable...).
+    #[error("plugin {plugin} crashed (trap) in {call}: {detail}")]
+    Trap {
+        plugin: String,
+        call: &'static str,
+        detail: String,
+    },
+    /// The call ran past its deadline (`plugins.*.deadline`).
+    #[error("plugin {plugin} ran past its {deadline_ms} ms deadline in {call} and was stopped; raise plugins.settings.{plugin}.deadline if it is just slow")]
+    Deadline {
+        plugin: String,
+        call: &'static str,
+        deadline_ms: u128,
+    },
+    /// The instance needed more memory than `memory-limit` allows.
+    #[error("plugin {plugin} exceeded its memory limit of {limit} bytes in {call} and was stopped; raise plugins.settings.{plugin}.memory-limit if it legitimately needs more")]
+    Memory {
+        plugin: String,
+        call: &'static str,
+        limit: usize,
+    },
+    /// A new instance could not be created (e.g. every instance slot is in use).
+    #[error("plugin {plugin} could not be instantiated: {detail}")]
+    Instantiate { plugin: String, detail: String },
+    /// The plugin does not export what the host needed.
+    #[error("plugin {plugin} does not implement {what}")]
+    Unsupported { plugin: String, what: &'static str },
+    /// The plugin returned an error value on purpose.
+    #[error("plugin {plugin}: {message}")]
+    Reported {
+        plugin: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+impl CallError {
+    /// A stable code for error bodies and metrics.
+    pub fn code(&self) -> &str {
+        match self {
+            CallError::Trap { .. } => "plugin_trap",
+            CallError::Deadline { .. } => "plugin_deadline_exceeded",
+            CallError::Memory { .. } => "plugin_memory_exceeded",
+            CallError::Instantiate { .. } => "plugin_unavailable",
+            CallError::Unsupported { .. } => "plugin_unsupported",
+            CallError::Reported { code, .. } => code,
+        }
+    }
+
+    /// Whether this is a failure of the plugin itself (a fault), as opposed
+    /// to an answer it gave on purpose.
+    pub fn is_fault(&self) -> bool {
+        !matches!(self, CallError::Reported { .. })
+    }
+}

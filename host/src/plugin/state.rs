@@ -1,0 +1,108 @@
+//! Per-store state: the WASI context (no files, no sockets, no environment),
+//! the memory limiter, and the host imports every plugin gets.
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::host::{self, LogLevel};
+use super::bindings::types;
+
+/// What every store of one plugin version shares.
+pub struct StoreShared {
+    /// `name@version`, for log lines.
+    pub label: String,
+    /// The plugin's config as JSON, returned by `get-config`.
+    pub config_json: String,
+}
+
+pub struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    pub shared: Arc<StoreShared>,
+}
+
+impl StoreState {
+    pub fn new(shared: Arc<StoreShared>, memory_limit: usize) -> Self {
+        // Nothing is granted: no preopened directories, no environment, no
+        // arguments, no network (TCP, UDP and name lookup are off by default),
+        // stdin closed and stdout/stderr discarded.
+        let wasi = WasiCtx::builder().build();
+        StoreState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                limit: memory_limit,
+                current: 0,
+                hit_limit: false,
+            },
+            shared,
+        }
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Tracks the instance's linear memory and refuses growth past the limit.
+pub struct MemoryLimiter {
+    pub limit: usize,
+    /// The largest memory size this store has grown to, in bytes.
+    pub current: usize,
+    /// Set when a growth was refused; the resulting trap is then reported as
+    /// a memory-limit failure rather than a generic crash.
+    pub hit_limit: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.hit_limit = true;
+            return Ok(false);
+        }
+        self.current = self.current.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+impl types::Host for StoreState {}
+
+impl host::Host for StoreState {
+    fn log(&mut self, level: LogLevel, message: String) {
+        let plugin = self.shared.label.as_str();
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "sluice::plugin", plugin, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "sluice::plugin", plugin, "{message}"),
+            LogLevel::Info => tracing::info!(target: "sluice::plugin", plugin, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "sluice::plugin", plugin, "{message}"),
+            LogLevel::Error => tracing::error!(target: "sluice::plugin", plugin, "{message}"),
+        }
+    }
+
+    fn get_config(&mut self) -> String {
+        self.shared.config_json.clone()
+    }
+}

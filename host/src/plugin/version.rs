@@ -1,0 +1,487 @@
+//! One loaded plugin version: its `InstancePre`, a pool of warm instances,
+//! and [`Lease`], through which a request calls the plugin.
+//!
+//! Instance strategy (per plugin, `instances:` in the config):
+//! - `reuse` (default): a bounded pool of warm instances. A request takes
+//!   one, calls it, and gives it back. An instance is never given back after
+//!   a trap, after `max-uses` calls, or once its memory grew past
+//!   `recycle-memory`; it is dropped and a fresh one takes its place.
+//! - `fresh`: a new instance for every request, dropped at its end, for
+//!   plugins that must share nothing between requests.
+//!
+//! Per-request and per-stream state lives in WIT resources (stream mappers)
+//! that the lease drops at the end of the stream, so a reused instance
+//! carries nothing from one request to the next unless the plugin keeps
+//! globals on purpose.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceAny};
+use wasmtime::{Engine, Store, Trap};
+
+use super::bindings::{adapter, describe_iface, dialect, types};
+use super::engine::PluginEngine;
+use super::state::{StoreShared, StoreState};
+use super::{CallError, Kind, PluginError, PluginInfo, StreamFormat};
+use crate::config::{InstanceMode, PluginSettings};
+
+/// Build the linker every plugin is instantiated with: WASI (with nothing
+/// granted, see [`StoreState::new`]) and the `sluice:plugin/host` imports.
+pub fn linker(engine: &Engine) -> Result<Linker<StoreState>, PluginError> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        .map_err(|e| PluginError::Engine(format!("linking WASI: {e:#}")))?;
+    dialect::Dialect::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
+        .map_err(|e| PluginError::Engine(format!("linking host imports: {e:#}")))?;
+    Ok(linker)
+}
+
+/// Export indices resolved once per plugin version.
+struct Indices {
+    plugin: describe_iface::GuestIndices,
+    adapter: Option<adapter::GuestIndices>,
+}
+
+/// Typed export handles of one instance.
+struct Exports {
+    plugin: describe_iface::Guest,
+    adapter: Option<adapter::Guest>,
+}
+
+/// A live instance with its store.
+pub(crate) struct Warm {
+    store: Store<StoreState>,
+    exports: Exports,
+    uses: u64,
+}
+
+/// Counters shown by the management API and metrics.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub calls: AtomicU64,
+    pub traps: AtomicU64,
+    pub instances_created: AtomicU64,
+}
+
+/// One plugin version, live or being validated.
+pub struct PluginVersion {
+    pub info: PluginInfo,
+    pub settings: PluginSettings,
+    pub stats: Stats,
+    pub loaded_at: std::time::SystemTime,
+    engine: Engine,
+    pre: InstancePre<StoreState>,
+    indices: Indices,
+    shared: Arc<StoreShared>,
+    deadline_ticks: u64,
+    idle: Mutex<Vec<Warm>>,
+}
+
+impl std::fmt::Debug for PluginVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginVersion")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Load a plugin from its bytes: compile (or take the cached artifact),
+/// check that the host satisfies its imports, ask `describe()`, and check
+/// its config with `validate-config()`. Nothing here touches live traffic.
+///
+/// `settings_for` gives the settings of a plugin by its described name.
+pub fn load(
+    engine: &PluginEngine,
+    linker: &Linker<StoreState>,
+    bytes: &[u8],
+    origin: &str,
+    settings_for: &dyn Fn(&str) -> PluginSettings,
+) -> Result<Arc<PluginVersion>, PluginError> {
+    let compiled = engine.compile(bytes)?;
+    tracing::debug!(origin, sha256 = %compiled.sha256, from_cache = compiled.from_cache,
+        took_ms = compiled.took.as_secs_f64() * 1e3, "compiled plugin");
+    let pre = linker.instantiate_pre(&compiled.component).map_err(|e| {
+        PluginError::Invalid(format!(
+            "its imports cannot be satisfied by this host: {e:#}. Plugins may import only \
+             sluice:plugin/host@0.1.0 and WASI 0.2 interfaces"
+        ))
+    })?;
+    let plugin_idx = describe_iface::GuestIndices::new(&pre).map_err(|e| {
+        PluginError::Invalid(format!(
+            "it does not export sluice:plugin/plugin@0.1.0 (describe, validate-config): {e:#}. \
+             Build it against one of the worlds in wit/sluice.wit"
+        ))
+    })?;
+    let adapter_idx = adapter::GuestIndices::new(&pre).ok();
+    let indices = Indices {
+        plugin: plugin_idx,
+        adapter: adapter_idx,
+    };
+
+    // A provisional identity until describe() tells us who this is.
+    let provisional = settings_for("");
+    let mut version = PluginVersion {
+        info: PluginInfo {
+            name: origin.to_string(),
+            version: String::new(),
+            kind: Kind::Provider,
+            description: String::new(),
+            dialect: String::new(),
+            stream_format: StreamFormat::Sse,
+            origin: origin.to_string(),
+            sha256: compiled.sha256,
+            size: bytes.len(),
+        },
+        deadline_ticks: PluginEngine::ticks(provisional.deadline),
+        settings: provisional,
+        stats: Stats::default(),
+        loaded_at: std::time::SystemTime::now(),
+        engine: engine.engine.clone(),
+        pre,
+        indices,
+        shared: Arc::new(StoreShared {
+            label: origin.to_string(),
+            config_json: "{}".into(),
+        }),
+        idle: Mutex::new(Vec::new()),
+    };
+    let mut warm = version
+        .instantiate()
+        .map_err(|e| PluginError::Invalid(format!("it could not be instantiated: {e}")))?;
+    let described = call(&version, &mut warm, "describe", |s, x| {
+        x.plugin.call_describe(s)
+    })
+    .map_err(|e| PluginError::Invalid(format!("describe() failed: {e}")))?;
+
+    let kind = match described.kind {
+        types::PluginKind::Provider => Kind::Provider,
+        types::PluginKind::Transform => Kind::Transform,
+        types::PluginKind::Guardrail => Kind::Guardrail,
+    };
+    if described.name.trim().is_empty() {
+        return Err(PluginError::Invalid(
+            "describe() returned an empty name; every plugin needs a unique name".into(),
+        ));
+    }
+    if kind == Kind::Provider && version.indices.adapter.is_none() {
+        return Err(PluginError::Invalid(format!(
+            "plugin {} describes itself as a provider but does not export \
+             sluice:plugin/adapter@0.1.0; build it with the `provider` world",
+            described.name
+        )));
+    }
+    let settings = settings_for(&described.name);
+    let config_json = settings.config.to_string();
+    version.info.name = described.name.clone();
+    version.info.version = described.version.clone();
+    version.info.kind = kind;
+    version.info.description = described.description.clone();
+    version.info.dialect = described.dialect.clone();
+    version.info.stream_format = match described.stream_format {
+        types::StreamFormat::Sse => StreamFormat::Sse,
+        types::StreamFormat::Ndjson => StreamFormat::Ndjson,
+    };
+    version.deadline_ticks = PluginEngine::ticks(settings.deadline);
+    version.shared = Arc::new(StoreShared {
+        label: format!("{}@{}", described.name, described.version),
+        config_json: config_json.clone(),
+    });
+    warm.store.data_mut().shared = version.shared.clone();
+    warm.store.data_mut().limiter.limit = settings.memory_limit;
+    version.settings = settings;
+
+    let verdict = call(&version, &mut warm, "validate-config", |s, x| {
+        x.plugin.call_validate_config(s, &config_json)
+    })
+    .map_err(|e| PluginError::Invalid(format!("validate-config() failed: {e}")))?;
+    if let Err(msg) = verdict {
+        return Err(PluginError::Invalid(format!(
+            "plugin {} rejected its config (plugins.settings.{}.config): {msg}",
+            described.name, described.name
+        )));
+    }
+
+    // Pre-warm the pool so the first requests after a (re)load do not pay
+    // instantiation; the instance used for describe/validate is discarded
+    // since it ran with a provisional identity.
+    drop(warm);
+    let version = Arc::new(version);
+    if version.settings.instances == InstanceMode::Reuse {
+        let mut warmed = Vec::with_capacity(version.settings.pool_size);
+        for _ in 0..version.settings.pool_size {
+            match version.instantiate() {
+                Ok(w) => warmed.push(w),
+                Err(e) => {
+                    tracing::warn!(plugin = %version.info.name, error = %e,
+                        "could not pre-warm every pooled instance; the pool will fill on demand");
+                    break;
+                }
+            }
+        }
+        *version.idle.lock().unwrap_or_else(|p| p.into_inner()) = warmed;
+    }
+    Ok(version)
+}
+
+/// Run one call into an instance with the deadline armed, turning a trap
+/// into a [`CallError`] that names the plugin and the reason.
+fn call<R>(
+    version: &PluginVersion,
+    warm: &mut Warm,
+    what: &'static str,
+    f: impl FnOnce(&mut Store<StoreState>, &Exports) -> wasmtime::Result<R>,
+) -> Result<R, CallError> {
+    warm.uses += 1;
+    version.stats.calls.fetch_add(1, Ordering::Relaxed);
+    warm.store.set_epoch_deadline(version.deadline_ticks);
+    f(&mut warm.store, &warm.exports).map_err(|err| {
+        version.stats.traps.fetch_add(1, Ordering::Relaxed);
+        let plugin = version.info.name.clone();
+        let e = if warm.store.data().limiter.hit_limit {
+            CallError::Memory {
+                plugin,
+                call: what,
+                limit: warm.store.data().limiter.limit,
+            }
+        } else if matches!(err.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            CallError::Deadline {
+                plugin,
+                call: what,
+                deadline_ms: version.settings.deadline.as_millis(),
+            }
+        } else {
+            CallError::Trap {
+                plugin,
+                call: what,
+                detail: err.root_cause().to_string(),
+            }
+        };
+        tracing::warn!(plugin = %version.shared.label, origin = %version.info.origin, call = what,
+            error = %format!("{err:?}"), "plugin call failed; the instance is discarded");
+        e
+    })
+}
+
+impl PluginVersion {
+    fn instantiate(&self) -> Result<Warm, CallError> {
+        let mut store = Store::new(
+            &self.engine,
+            StoreState::new(self.shared.clone(), self.settings.memory_limit),
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(self.deadline_ticks);
+        let fail = |e: wasmtime::Error| CallError::Instantiate {
+            plugin: self.info.name.clone(),
+            detail: format!("{:#}", e),
+        };
+        let instance = self.pre.instantiate(&mut store).map_err(fail)?;
+        let plugin = self
+            .indices
+            .plugin
+            .load(&mut store, &instance)
+            .map_err(fail)?;
+        let adapter = match &self.indices.adapter {
+            Some(i) => Some(i.load(&mut store, &instance).map_err(fail)?),
+            None => None,
+        };
+        self.stats.instances_created.fetch_add(1, Ordering::Relaxed);
+        Ok(Warm {
+            store,
+            exports: Exports { plugin, adapter },
+            uses: 0,
+        })
+    }
+
+    /// Take an instance for one request (or one stream): a warm one from the
+    /// pool, or a new one.
+    pub fn lease(self: &Arc<Self>) -> Result<Lease, CallError> {
+        let warm = if self.settings.instances == InstanceMode::Reuse {
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+        } else {
+            None
+        };
+        let warm = match warm {
+            Some(w) => w,
+            None => self.instantiate()?,
+        };
+        Ok(Lease {
+            version: self.clone(),
+            warm: Some(warm),
+            broken: false,
+        })
+    }
+
+    /// Number of warm instances waiting in the pool.
+    pub fn idle_instances(&self) -> usize {
+        self.idle.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    fn give_back(&self, warm: Warm) {
+        let s = &self.settings;
+        if s.instances != InstanceMode::Reuse
+            || warm.uses >= s.max_uses
+            || warm.store.data().limiter.current > s.recycle_memory
+        {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < s.pool_size {
+            idle.push(warm);
+        }
+    }
+
+    /// The deadline of one call.
+    pub fn deadline(&self) -> Duration {
+        self.settings.deadline
+    }
+}
+
+/// An instance held by one request or stream. Dropping it returns a healthy
+/// instance to the pool; an instance that failed is dropped instead.
+pub struct Lease {
+    version: Arc<PluginVersion>,
+    warm: Option<Warm>,
+    broken: bool,
+}
+
+impl Lease {
+    pub fn plugin(&self) -> &Arc<PluginVersion> {
+        &self.version
+    }
+
+    fn run<R>(
+        &mut self,
+        what: &'static str,
+        f: impl FnOnce(&mut Store<StoreState>, &Exports) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let Some(warm) = self.warm.as_mut() else {
+            return Err(CallError::Instantiate {
+                plugin: self.version.info.name.clone(),
+                detail: "the instance was already discarded after an earlier failure".into(),
+            });
+        };
+        if self.broken {
+            return Err(CallError::Instantiate {
+                plugin: self.version.info.name.clone(),
+                detail: "the instance was discarded after an earlier failure".into(),
+            });
+        }
+        let r = call(&self.version, warm, what, f);
+        if r.is_err() {
+            self.broken = true;
+            // Drop the store now: its memory may be in any state.
+            self.warm = None;
+        }
+        r
+    }
+
+    fn reported(&self, e: types::PluginError) -> CallError {
+        CallError::Reported {
+            plugin: self.version.info.name.clone(),
+            status: e.status,
+            code: e.code,
+            message: e.message,
+        }
+    }
+
+    fn unsupported(&self, what: &'static str) -> CallError {
+        CallError::Unsupported {
+            plugin: self.version.info.name.clone(),
+            what,
+        }
+    }
+
+    /// `adapter.prepare`: build the upstream request or answer locally.
+    pub fn prepare(
+        &mut self,
+        req: &types::Request,
+        target: &types::Target,
+    ) -> Result<types::Prepared, CallError> {
+        let r = self.run("prepare", |s, x| match &x.adapter {
+            Some(a) => a.call_prepare(s, req, target).map(Some),
+            None => Ok(None),
+        })?;
+        match r {
+            None => Err(self.unsupported("the provider adapter (sluice:plugin/adapter)")),
+            Some(Ok(p)) => Ok(p),
+            Some(Err(e)) => Err(self.reported(e)),
+        }
+    }
+
+    /// `adapter.map-response`: a whole upstream answer to a hub body.
+    pub fn map_response(
+        &mut self,
+        req: &types::Request,
+        resp: &types::UpstreamResponse,
+    ) -> Result<Vec<u8>, CallError> {
+        let r = self.run("map-response", |s, x| match &x.adapter {
+            Some(a) => a.call_map_response(s, req, resp).map(Some),
+            None => Ok(None),
+        })?;
+        match r {
+            None => Err(self.unsupported("the provider adapter (sluice:plugin/adapter)")),
+            Some(Ok(b)) => Ok(b),
+            Some(Err(e)) => Err(self.reported(e)),
+        }
+    }
+
+    /// Create the per-stream mapper resource.
+    pub fn new_stream_mapper(&mut self, req: &types::Request) -> Result<ResourceAny, CallError> {
+        let r = self.run("stream-mapper", |s, x| match &x.adapter {
+            Some(a) => a.stream_mapper().call_constructor(s, req).map(Some),
+            None => Ok(None),
+        })?;
+        r.ok_or_else(|| self.unsupported("the provider adapter (sluice:plugin/adapter)"))
+    }
+
+    /// Map one upstream event through the stream mapper.
+    pub fn map_event(
+        &mut self,
+        mapper: ResourceAny,
+        ev: &types::Event,
+    ) -> Result<Vec<types::Event>, CallError> {
+        let r = self.run("map-event", |s, x| match &x.adapter {
+            Some(a) => a.stream_mapper().call_map_event(s, mapper, ev).map(Some),
+            None => Ok(None),
+        })?;
+        match r {
+            None => Err(self.unsupported("the provider adapter (sluice:plugin/adapter)")),
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(self.reported(e)),
+        }
+    }
+
+    /// Flush the stream mapper at the end of the upstream stream.
+    pub fn finish_stream(&mut self, mapper: ResourceAny) -> Result<Vec<types::Event>, CallError> {
+        let r = self.run("stream-mapper.finish", |s, x| match &x.adapter {
+            Some(a) => a.stream_mapper().call_finish(s, mapper).map(Some),
+            None => Ok(None),
+        })?;
+        match r {
+            None => Err(self.unsupported("the provider adapter (sluice:plugin/adapter)")),
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(self.reported(e)),
+        }
+    }
+
+    /// Drop a resource created in this instance (its destructor runs in the guest).
+    pub fn drop_resource(&mut self, res: ResourceAny) {
+        if self.broken {
+            return;
+        }
+        // A failing destructor makes the instance unusable; the error is logged by `run`.
+        let _ = self.run("resource drop", |s, _| res.resource_drop(s));
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(warm) = self.warm.take()
+            && !self.broken
+        {
+            self.version.give_back(warm);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The plugin's own config, from the gateway config file.
+//!
+//! The host hands it over as JSON (`{}` when none is set): once to
+//! `validate-config` before the plugin goes live, and on request through the
+//! `get-config` import. Describe the config as a serde type with
+//! `#[serde(deny_unknown_fields)]` and use [`parse`] in `validate_config` and
+//! [`get`] when handling requests:
+//!
+//! ```
+//! #[derive(serde::Deserialize, Debug, Default)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config {
+//!     reply: Option<String>,
+//! }
+//!
+//! assert!(sluice_sdk::config::parse::<Config>(r#"{"reply": "hi"}"#).is_ok());
+//! let err = sluice_sdk::config::parse::<Config>(r#"{"replay": "hi"}"#).unwrap_err();
+//! assert!(err.contains("unknown field `replay`"), "{err}");
+//! ```
+
+use serde::de::DeserializeOwned;
+
+use crate::PluginError;
+
+/// The raw config JSON from the host (`{}` when none is set; always `{}`
+/// outside WebAssembly).
+pub fn raw() -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::base::sluice::plugin::host::get_config()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        "{}".to_owned()
+    }
+}
+
+/// Parses a config JSON text into `T`, for `validate_config`.
+///
+/// The config must be a JSON object. The error is a sentence for operators,
+/// e.g. ``invalid config: unknown field `replay`, expected `reply` ``.
+pub fn parse<T: DeserializeOwned>(config: &str) -> Result<T, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(config).map_err(|e| format!("config is not valid JSON: {e}"))?;
+    if !value.is_object() {
+        return Err(format!(
+            "config must be a JSON object (like `{{}}`), got {}",
+            kind_of(&value)
+        ));
+    }
+    T::deserialize(value).map_err(|e| format!("invalid config: {e}"))
+}
+
+/// Reads and parses the plugin's config from the host.
+///
+/// Fails with a 500 `plugin_misconfigured` error if it does not parse (which
+/// should not happen once `validate_config` accepted it).
+pub fn get<T: DeserializeOwned>() -> Result<T, PluginError> {
+    parse(&raw()).map_err(|msg| crate::error::new(500, "plugin_misconfigured", msg))
+}
+
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, Default)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Cfg {
+        reply: Option<String>,
+    }
+
+    #[test]
+    fn parse_messages() {
+        assert!(parse::<Cfg>("{}").is_ok());
+        let e = parse::<Cfg>("[]").unwrap_err();
+        assert!(
+            e.contains("must be a JSON object") && e.contains("an array"),
+            "{e}"
+        );
+        let e = parse::<Cfg>("{").unwrap_err();
+        assert!(e.contains("not valid JSON"), "{e}");
+        let e = parse::<Cfg>(r#"{"reply": 3}"#).unwrap_err();
+        assert!(e.contains("invalid type"), "{e}");
+        assert_eq!(get::<Cfg>().unwrap().reply, None);
+    }
+}

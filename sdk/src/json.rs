@@ -1,0 +1,311 @@
+//! JSON helpers that fail with ready-made [`PluginError`]s.
+//!
+//! * [`parse`]: a client request body (400 `invalid_request`).
+//! * [`parse_upstream`]: an upstream answer (502 `bad_upstream`).
+//! * [`to_vec`] / [`to_string`]: serialize (500 `internal_error`).
+//! * [`rewrite_model`]: replace the top-level `model` of a body, keeping every
+//!   other field byte for byte, without parsing the messages into values.
+//! * [`has_top_level_key`]: does a JSON object have a given top-level key.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
+use serde_json::value::RawValue;
+
+use crate::PluginError;
+use crate::error::{bad_request, bad_upstream, internal};
+
+/// Parses a client request body (JSON bytes) into `T`.
+///
+/// Fails with 400 `invalid_request` and a message naming what was wrong,
+/// e.g. ``invalid request body: missing field `messages` at line 1 column 17``
+/// or `request body is not valid JSON: EOF while parsing ...`.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PluginError> {
+    serde_json::from_slice(bytes).map_err(|e| bad_request(describe(&e, "request body")))
+}
+
+/// Parses an upstream response body (JSON bytes) into `T`.
+///
+/// Fails with 502 `bad_upstream` and a message naming what was wrong.
+pub fn parse_upstream<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PluginError> {
+    serde_json::from_slice(bytes).map_err(|e| bad_upstream(describe(&e, "upstream response")))
+}
+
+fn describe(e: &serde_json::Error, what: &str) -> String {
+    match e.classify() {
+        Category::Data => format!("invalid {what}: {e}"),
+        Category::Syntax | Category::Eof | Category::Io => {
+            format!("{what} is not valid JSON: {e}")
+        }
+    }
+}
+
+/// Serializes `value` to JSON bytes (500 `internal_error` if that fails,
+/// which it does not for the [`hub`](crate::hub) types).
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, PluginError> {
+    serde_json::to_vec(value).map_err(|e| internal(format!("cannot serialize JSON: {e}")))
+}
+
+/// Serializes `value` to a JSON string (500 `internal_error` if that fails).
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, PluginError> {
+    serde_json::to_string(value).map_err(|e| internal(format!("cannot serialize JSON: {e}")))
+}
+
+/// Replaces the top-level `"model"` of a JSON object body with `model` and
+/// keeps everything else as it is.
+///
+/// Every other top-level value is copied byte for byte (nested whitespace,
+/// escapes, number spellings and key order included): the body is split into
+/// its top-level fields as raw JSON slices and written back. Only the
+/// whitespace between top-level tokens is dropped, and top-level keys that
+/// contain escapes are re-encoded. If the body already names `model`, it is
+/// returned unchanged. If it has no `"model"`, one is added first.
+///
+/// Fails with 400 `invalid_request` if the body is not a JSON object.
+///
+/// ```
+/// let body = br#"{"model": "gpt", "messages": [ {"role":"user","content":"caf\u00e9"} ]}"#;
+/// let out = sluice_sdk::json::rewrite_model(body, "gpt-4o").unwrap();
+/// assert_eq!(
+///     out,
+///     br#"{"model":"gpt-4o","messages":[ {"role":"user","content":"caf\u00e9"} ]}"#
+/// );
+/// ```
+pub fn rewrite_model(body: &[u8], model: &str) -> Result<Vec<u8>, PluginError> {
+    let fields: Fields<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        Category::Data => bad_request(format!("request body must be a JSON object: {e}")),
+        _ => bad_request(describe(&e, "request body")),
+    })?;
+    // A `&str` always serializes.
+    let new_model = serde_json::to_string(model).unwrap_or_default();
+
+    let mut has_model = false;
+    let mut unchanged = true;
+    for (key, value) in &fields.0 {
+        if key == "model" {
+            has_model = true;
+            unchanged &= value.get() == new_model;
+        }
+    }
+    if has_model && unchanged {
+        return Ok(body.to_vec());
+    }
+
+    let mut out = Vec::with_capacity(body.len() + new_model.len() + 10);
+    out.push(b'{');
+    if !has_model {
+        out.extend_from_slice(b"\"model\":");
+        out.extend_from_slice(new_model.as_bytes());
+    }
+    for (i, (key, value)) in fields.0.iter().enumerate() {
+        if i > 0 || !has_model {
+            out.push(b',');
+        }
+        match key {
+            // Borrowed means the key had no escapes: it can be written as is.
+            Cow::Borrowed(k) => {
+                out.push(b'"');
+                out.extend_from_slice(k.as_bytes());
+                out.push(b'"');
+            }
+            Cow::Owned(k) => {
+                serde_json::to_writer(&mut out, k).map_err(|e| internal(e.to_string()))?
+            }
+        }
+        out.push(b':');
+        if key == "model" {
+            out.extend_from_slice(new_model.as_bytes());
+        } else {
+            out.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Whether `json` is a JSON object with a top-level `key`.
+///
+/// Cheap for non-objects; for objects the top-level values are skipped over,
+/// not built. Returns `false` for invalid JSON.
+///
+/// ```
+/// use sluice_sdk::json::has_top_level_key;
+/// assert!(has_top_level_key(r#"{"error": {"message": "x"}}"#, "error"));
+/// assert!(!has_top_level_key(r#"{"choices": [{"error": 1}]}"#, "error"));
+/// ```
+pub fn has_top_level_key(json: &str, key: &str) -> bool {
+    if !json.trim_start().starts_with('{') {
+        return false;
+    }
+    match serde_json::from_str::<Fields<'_>>(json) {
+        Ok(fields) => fields.0.iter().any(|(k, _)| k == key),
+        Err(_) => false,
+    }
+}
+
+/// The top-level fields of a JSON object, in order, values as raw slices of
+/// the input.
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor;
+
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = Fields<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(Key(key)) = map.next_key()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    fields.push((key, value));
+                }
+                Ok(Fields(fields))
+            }
+        }
+
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+/// A key borrowed from the input when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewrite(body: &str, model: &str) -> String {
+        String::from_utf8(rewrite_model(body.as_bytes(), model).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn rewrite_keeps_other_fields_byte_for_byte() {
+        let body = concat!(
+            "{ \"model\" : \"gpt-4o-mini\",\n",
+            "  \"messages\":[ {\"role\":\"user\",\"content\":\"h\\u00e9llo \\ud83d\\ude00 \\\"q\\\"\"} ,\n",
+            "   {\"role\" : \"assistant\", \"content\": [ {\"type\":\"text\",\"text\":\"\\n\\t\"} ] } ],\n",
+            "  \"temperature\":0.70, \"top_p\": 1e0,",
+            "  \"nested\":{ \"a\" : [1, 2 ,3], \"model\":\"inner\" , \"deep\": {\"x\": null}} ,\n",
+            "  \"big\": 123456789012345678901234567890, \"unicode\": \"日本語\", \"stream\":true }\n"
+        );
+        let out = rewrite(body, "gpt-4o");
+        let expected = concat!(
+            "{\"model\":\"gpt-4o\",",
+            "\"messages\":[ {\"role\":\"user\",\"content\":\"h\\u00e9llo \\ud83d\\ude00 \\\"q\\\"\"} ,\n",
+            "   {\"role\" : \"assistant\", \"content\": [ {\"type\":\"text\",\"text\":\"\\n\\t\"} ] } ],",
+            "\"temperature\":0.70,\"top_p\":1e0,",
+            "\"nested\":{ \"a\" : [1, 2 ,3], \"model\":\"inner\" , \"deep\": {\"x\": null}},",
+            "\"big\":123456789012345678901234567890,\"unicode\":\"日本語\",\"stream\":true}"
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn rewrite_keeps_order_and_escaped_keys() {
+        let out = rewrite(r#"{"a":1,"model":"x","b\u0022":2,"z":[]}"#, "m\"1");
+        assert_eq!(out, r#"{"a":1,"model":"m\"1","b\"":2,"z":[]}"#);
+    }
+
+    #[test]
+    fn rewrite_unchanged_model_returns_body_as_is() {
+        let body = "{ \"model\" : \"same\" ,  \"messages\" : [] }";
+        assert_eq!(rewrite(body, "same"), body);
+    }
+
+    #[test]
+    fn rewrite_adds_missing_model() {
+        assert_eq!(
+            rewrite(r#"{"messages":[]}"#, "m"),
+            r#"{"model":"m","messages":[]}"#
+        );
+        assert_eq!(rewrite("{}", "m"), r#"{"model":"m"}"#);
+    }
+
+    #[test]
+    fn rewrite_replaces_duplicate_models() {
+        assert_eq!(
+            rewrite(r#"{"model":"a","model":"b"}"#, "c"),
+            r#"{"model":"c","model":"c"}"#
+        );
+    }
+
+    #[test]
+    fn rewrite_rejects_non_objects() {
+        for body in ["[1]", "\"x\"", "", "{", "{\"model\":}", "{} x"] {
+            let e = rewrite_model(body.as_bytes(), "m").unwrap_err();
+            assert_eq!(
+                (e.status, e.code.as_str()),
+                (400, "invalid_request"),
+                "{body}"
+            );
+        }
+        let e = rewrite_model(b"[1]", "m").unwrap_err();
+        assert!(e.message.contains("must be a JSON object"), "{}", e.message);
+    }
+
+    #[test]
+    fn parse_errors_name_the_problem() {
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct R {
+            messages: Vec<u8>,
+        }
+        let e = parse::<R>(b"{}").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(
+            e.message.contains("missing field `messages`"),
+            "{}",
+            e.message
+        );
+        let e = parse::<R>(b"{").unwrap_err();
+        assert!(e.message.contains("not valid JSON"), "{}", e.message);
+        let e = parse_upstream::<R>(b"nope").unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (502, "bad_upstream"));
+    }
+
+    #[test]
+    fn top_level_key() {
+        assert!(has_top_level_key(r#" {"error":{"message":"x"}}"#, "error"));
+        assert!(has_top_level_key(r#"{"a":1,"err\u006fr":null}"#, "error"));
+        assert!(!has_top_level_key(r#"{"a":{"error":1}}"#, "error"));
+        assert!(!has_top_level_key(r#"["error"]"#, "error"));
+        assert!(!has_top_level_key("[DONE]", "error"));
+        assert!(!has_top_level_key("{broken", "error"));
+    }
+}

@@ -1,0 +1,444 @@
+//! Test support: the real gateway on port 0, tiny mock upstreams on port 0,
+//! and an HTTP client. Everything is loopback and per test, so tests run in
+//! parallel.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+pub use serde_json::{Value, json};
+
+/// Where the test build put the plugins built from `plugins/`.
+pub fn plugin_path(name: &str) -> PathBuf {
+    Path::new(env!("SLUICE_TEST_PLUGIN_DIR")).join(format!("{name}.wasm"))
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "sluice-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The compiled-plugin cache shared by every test of this run.
+pub fn shared_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache")
+}
+
+/// A gateway running in this process on a loopback port.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub gateway: Arc<sluice::pipeline::Gateway>,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestGateway {
+    /// Start a gateway from YAML. `{plugins}` in the text is replaced by a
+    /// temporary plugin directory (with the plugins named in `plugins`
+    /// copied in) and `{cache}` by the shared compile cache.
+    pub async fn start(yaml: &str, plugins: &[&str]) -> TestGateway {
+        let dir = TempDir::new("gw");
+        let pdir = dir.path().join("plugins");
+        std::fs::create_dir_all(&pdir).unwrap();
+        for p in plugins {
+            std::fs::copy(plugin_path(p), pdir.join(format!("{p}.wasm"))).unwrap();
+        }
+        let text = yaml
+            .replace("{plugins}", &pdir.display().to_string())
+            .replace("{cache}", &shared_cache_dir().display().to_string());
+        let config = sluice::config::Config::parse(&text, "test.yaml", dir.path(), &|_| None)
+            .unwrap_or_else(|e| panic!("test config is invalid: {e}"));
+        Self::start_with(config, dir).await
+    }
+
+    pub async fn start_with(config: sluice::config::Config, dir: TempDir) -> TestGateway {
+        let gateway = tokio::task::spawn_blocking(move || sluice::pipeline::Gateway::start(config))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("gateway did not start: {e}"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let gw = gateway.clone();
+        tokio::spawn(async move {
+            sluice::server::serve(listener, gw, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        TestGateway {
+            addr,
+            gateway,
+            dir,
+            stop: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A request the mock upstream received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// One part of a scripted upstream response body.
+#[derive(Debug, Clone)]
+pub enum Part {
+    /// Send these bytes.
+    Bytes(Bytes),
+    /// Wait.
+    Sleep(Duration),
+    /// Abort the connection (the body errors mid-way).
+    Abort,
+}
+
+/// A scripted upstream answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub parts: Vec<Part>,
+}
+
+impl Reply {
+    pub fn json(status: u16, v: Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            parts: vec![Part::Bytes(Bytes::from(v.to_string()))],
+        }
+    }
+    pub fn sse(parts: Vec<Part>) -> Reply {
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), "text/event-stream".into())],
+            parts,
+        }
+    }
+    pub fn header(mut self, n: &str, v: &str) -> Reply {
+        self.headers.push((n.into(), v.into()));
+        self
+    }
+}
+
+/// SSE bytes for `data: X\n\n`.
+pub fn sse_data(data: &str) -> Part {
+    Part::Bytes(Bytes::from(format!("data: {data}\n\n")))
+}
+
+type Handler = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
+
+/// A tiny hyper server standing in for a provider.
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    /// Counts response bodies that were dropped before they were fully sent
+    /// (the gateway went away: cancellation reached the upstream).
+    pub cancelled: Arc<AtomicUsize>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl MockUpstream {
+    pub async fn start(handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> MockUpstream {
+        let handler: Handler = Arc::new(handler);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let cancelled = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = oneshot::channel::<()>();
+        let rec = received.clone();
+        let can = cancelled.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = tokio::select! {
+                    a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+                    _ = &mut rx => return,
+                };
+                let _ = stream.set_nodelay(true);
+                let handler = handler.clone();
+                let rec = rec.clone();
+                let can = can.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let handler = handler.clone();
+                        let rec = rec.clone();
+                        let can = can.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                            let r = Received {
+                                method: parts.method.to_string(),
+                                path: parts
+                                    .uri
+                                    .path_and_query()
+                                    .map(|p| p.to_string())
+                                    .unwrap_or_default(),
+                                headers: parts
+                                    .headers
+                                    .iter()
+                                    .map(|(n, v)| {
+                                        (n.to_string(), v.to_str().unwrap_or("").to_string())
+                                    })
+                                    .collect(),
+                                body,
+                            };
+                            let reply = handler(&r);
+                            rec.lock().unwrap().push(r);
+                            Ok::<_, Infallible>(scripted(reply, can))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        MockUpstream {
+            addr,
+            received,
+            cancelled,
+            stop: Some(tx),
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Marks a cancellation when the body is dropped before its script ran out.
+struct CancelGuard {
+    done: bool,
+    counter: Arc<AtomicUsize>,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.counter.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn scripted(reply: Reply, cancelled: Arc<AtomicUsize>) -> Response<BoxBody<Bytes, std::io::Error>> {
+    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
+    let parts = reply.parts.clone();
+    tokio::spawn(async move {
+        let mut guard = CancelGuard {
+            done: false,
+            counter: cancelled,
+        };
+        for p in parts {
+            match p {
+                Part::Bytes(b) => {
+                    if tx.send(Ok(Frame::data(b))).await.is_err() {
+                        return;
+                    }
+                }
+                Part::Sleep(d) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(d) => {}
+                        _ = tx.closed() => return,
+                    }
+                }
+                Part::Abort => {
+                    guard.done = true;
+                    let _ = tx.send(Err(std::io::Error::other("aborted by test"))).await;
+                    return;
+                }
+            }
+        }
+        guard.done = true;
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap();
+    for (n, v) in reply.headers {
+        resp.headers_mut().append(
+            hyper::header::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    resp
+}
+
+/// A plain HTTP client for talking to the gateway.
+pub fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+}
+
+/// A whole response.
+#[derive(Debug)]
+pub struct Got {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Got {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "response is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The `data:` payloads of an SSE body, in order.
+    pub fn sse_data(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut d = sluice::sse::SseDecoder::new(1 << 24);
+        let mut evs = Vec::new();
+        d.push(&self.body, &mut evs).unwrap();
+        d.finish(&mut evs).unwrap();
+        for e in evs {
+            out.push(e.data);
+        }
+        out
+    }
+}
+
+/// Send a request and read the whole answer.
+pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Got {
+    let mut b = Request::builder().method(method).uri(url);
+    for (n, v) in headers {
+        b = b.header(*n, *v);
+    }
+    let resp = client()
+        .request(b.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    Got {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// POST JSON with an optional bearer key.
+pub async fn post(url: &str, key: Option<&str>, body: &Value) -> Got {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
+    send("POST", url, &headers, body.to_string()).await
+}
+
+pub async fn get(url: &str, key: Option<&str>) -> Got {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let mut headers = vec![];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
+    send("GET", url, &headers, Bytes::new()).await
+}
+
+/// A chat request body.
+pub fn chat(model: &str, stream: bool) -> Value {
+    json!({
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "Hello there"}],
+    })
+}
+
+/// An OpenAI chat.completion answer.
+pub fn completion(model: &str, text: &str) -> Value {
+    json!({
+        "id": "chatcmpl-up",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    })
+}
+
+/// An OpenAI stream chunk with a content delta.
+pub fn chunk(text: &str) -> String {
+    json!({
+        "id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}],
+    })
+    .to_string()
+}
