@@ -11,12 +11,17 @@ fn main() {
     let repo = manifest.parent().unwrap().to_path_buf();
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let built = build_plugins(&repo);
-    let mut src = String::from("/// Built-in plugins embedded at build time: (name, component bytes).\npub static PLUGINS: &[(&str, &[u8])] = &[\n");
+    let mut src = String::from(
+        "/// Built-in plugins embedded at build time: (name, component bytes).\npub static PLUGINS: &[(&str, &[u8])] = &[\n",
+    );
     for name in BUILTIN {
         let from = built.join(format!("{name}.wasm"));
         let to = out_dir.join(format!("{name}.wasm"));
         std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
-        src.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", to.display().to_string()));
+        src.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            to.display().to_string()
+        ));
     }
     src.push_str("];\n");
     std::fs::write(out_dir.join("builtin.rs"), src).unwrap();

@@ -33,7 +33,10 @@ impl std::fmt::Debug for Auth {
 impl Auth {
     pub fn new(keys: &[String]) -> Self {
         Auth {
-            digests: keys.iter().map(|k| Sha256::digest(k.as_bytes()).into()).collect(),
+            digests: keys
+                .iter()
+                .map(|k| Sha256::digest(k.as_bytes()).into())
+                .collect(),
         }
     }
 
@@ -90,8 +93,14 @@ mod tests {
     #[test]
     fn accepts_bearer_and_x_api_key() {
         let a = Auth::new(&["k1".into(), "k2".into()]);
-        assert_eq!(a.check(&h("authorization", "Bearer k2")), Some(Caller::Key(1)));
-        assert_eq!(a.check(&h("authorization", "bearer k1")), Some(Caller::Key(0)));
+        assert_eq!(
+            a.check(&h("authorization", "Bearer k2")),
+            Some(Caller::Key(1))
+        );
+        assert_eq!(
+            a.check(&h("authorization", "bearer k1")),
+            Some(Caller::Key(0))
+        );
         assert_eq!(a.check(&h("x-api-key", "k1")), Some(Caller::Key(0)));
         assert_eq!(a.check(&h("x-api-key", "nope")), None);
         assert_eq!(a.check(&h("authorization", "Basic k1")), None);
@@ -100,6 +109,9 @@ mod tests {
 
     #[test]
     fn off_without_keys() {
-        assert_eq!(Auth::new(&[]).check(&HeaderMap::new()), Some(Caller::Anonymous));
+        assert_eq!(
+            Auth::new(&[]).check(&HeaderMap::new()),
+            Some(Caller::Anonymous)
+        );
     }
 }

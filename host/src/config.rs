@@ -2319,7 +2319,7 @@ mod tests {
         assert_eq!(c.providers.len(), 2);
         let p = &c.providers[1];
         assert_eq!(p.name, "openai");
-        assert_eq!(p.base_url, "https://api.openai.com");
+        assert_eq!(p.base_url, "https://api.openai.com/v1");
         assert_eq!(p.api_keys, vec!["sk-openai"]);
         assert_eq!(
             p.headers,

@@ -30,7 +30,9 @@ pub enum GatewayError {
         "model {model:?} is not served by this gateway; GET /v1/models lists the models this key may use"
     )]
     ModelNotFound { model: String },
-    #[error("no route for {method} {path}; this gateway serves POST /v1/chat/completions, GET /v1/models and GET /health")]
+    #[error(
+        "no route for {method} {path}; this gateway serves POST /v1/chat/completions, GET /v1/models and GET /health"
+    )]
     NotFound { method: String, path: String },
     #[error("{method} is not allowed on {path}; use {allowed}")]
     MethodNotAllowed {
@@ -64,6 +66,9 @@ pub enum GatewayError {
         url: String,
         detail: String,
     },
+    /// The upstream's stream broke or could not be read after it started.
+    #[error("provider {provider}: {detail}")]
+    UpstreamStream { provider: String, detail: String },
     #[error(
         "provider {provider} did not answer within {seconds} s ({setting}); the upstream is slow or stuck"
     )]
@@ -94,7 +99,7 @@ impl GatewayError {
             Upstream { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
-            UpstreamUnreachable { .. } => StatusCode::BAD_GATEWAY,
+            UpstreamUnreachable { .. } | UpstreamStream { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,6 +120,7 @@ impl GatewayError {
             Upstream { status: 429, .. } => "upstream_rate_limited",
             Upstream { .. } => "upstream_error",
             UpstreamUnreachable { .. } => "upstream_unreachable",
+            UpstreamStream { .. } => "upstream_stream_error",
             UpstreamTimeout { .. } => "upstream_timeout",
             Internal(_) => "internal_error",
         }

@@ -10,7 +10,11 @@ use sluice::pipeline::{Gateway, check_providers, engine_settings, load_plugins};
 use sluice::plugin::PluginEngine;
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "An edge gateway for LLM APIs, extended by WebAssembly plugins")]
+#[command(
+    name = "sluice",
+    version,
+    about = "An edge gateway for LLM APIs, extended by WebAssembly plugins"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -98,7 +102,10 @@ fn serve(config_path: Option<&Path>, listen: Option<SocketAddr>) -> ExitCode {
             config.listen
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("sluice: could not start the async runtime: {e}");
@@ -113,7 +120,10 @@ fn serve(config_path: Option<&Path>, listen: Option<SocketAddr>) -> ExitCode {
                 for p in &e.problems {
                     tracing::error!("{p}");
                 }
-                eprintln!("sluice: not starting: {} problem(s), listed above", e.problems.len());
+                eprintln!(
+                    "sluice: not starting: {} problem(s), listed above",
+                    e.problems.len()
+                );
                 return ExitCode::FAILURE;
             }
             Err(e) => {

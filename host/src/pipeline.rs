@@ -53,7 +53,6 @@ fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).boxed_unsync()
 }
 
-
 /// Everything that is live at one moment. Immutable; replaced whole.
 pub struct Snapshot {
     pub config: Arc<Config>,
@@ -316,7 +315,9 @@ impl Gateway {
             .routes
             .listing()
             .iter()
-            .map(|(id, owner)| json!({"id": id, "object": "model", "created": 0, "owned_by": owner}))
+            .map(
+                |(id, owner)| json!({"id": id, "object": "model", "created": 0, "owned_by": owner}),
+            )
             .collect();
         Ok(json_response(
             StatusCode::OK,
@@ -375,7 +376,11 @@ struct Peek<'a> {
     stream: Option<bool>,
 }
 
-async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError> {
+async fn read_body(
+    body: Incoming,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, GatewayError> {
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

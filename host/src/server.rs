@@ -68,7 +68,10 @@ pub async fn serve(
         }
     }
     drop(listener);
-    tracing::info!("shutting down: waiting up to {}s for running requests", SHUTDOWN_GRACE.as_secs());
+    tracing::info!(
+        "shutting down: waiting up to {}s for running requests",
+        SHUTDOWN_GRACE.as_secs()
+    );
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("grace period over; closing remaining connections"),

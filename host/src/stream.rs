@@ -141,9 +141,8 @@ impl EventStream {
     }
 
     fn frame_error(&self, e: sse::FrameError) -> GatewayError {
-        GatewayError::UpstreamUnreachable {
+        GatewayError::UpstreamStream {
             provider: self.provider.clone(),
-            url: String::new(),
             detail: format!("its stream could not be read: {e}"),
         }
     }
@@ -188,9 +187,8 @@ impl Body for EventStream {
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    let err = GatewayError::UpstreamUnreachable {
+                    let err = GatewayError::UpstreamStream {
                         provider: this.provider.clone(),
-                        url: String::new(),
                         detail: format!(
                             "the stream broke before it finished ({}); the answer is incomplete",
                             crate::upstream::error_chain(&e)

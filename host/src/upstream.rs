@@ -116,9 +116,8 @@ impl Upstream {
         let collect = Limited::new(body, limit).collect();
         match tokio::time::timeout(self.timeouts.idle, collect).await {
             Ok(Ok(c)) => Ok(c.to_bytes()),
-            Ok(Err(e)) => Err(GatewayError::UpstreamUnreachable {
+            Ok(Err(e)) => Err(GatewayError::UpstreamStream {
                 provider: provider.to_string(),
-                url: String::new(),
                 detail: format!("reading the response body failed: {e}"),
             }),
             Err(_) => Err(GatewayError::UpstreamTimeout {

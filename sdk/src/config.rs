@@ -37,8 +37,10 @@ pub fn raw() -> String {
 
 /// Parses a config JSON text into `T`, for `validate_config`.
 ///
-/// The config must be a JSON object. The error is a sentence for operators,
-/// e.g. ``invalid config: unknown field `replay`, expected `reply` ``.
+/// The config must be a JSON object. The error is a sentence for operators
+/// naming the offending key, e.g.
+/// ``invalid config: unknown field `replay`, expected `reply` `` or
+/// ``invalid config: `reply`: invalid type: integer `3`, expected a string``.
 pub fn parse<T: DeserializeOwned>(config: &str) -> Result<T, String> {
     let value: serde_json::Value =
         serde_json::from_str(config).map_err(|e| format!("config is not valid JSON: {e}"))?;
@@ -48,7 +50,17 @@ pub fn parse<T: DeserializeOwned>(config: &str) -> Result<T, String> {
             kind_of(&value)
         ));
     }
-    T::deserialize(value).map_err(|e| format!("invalid config: {e}"))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner().to_string();
+        // A top-level unknown key is already named by the message itself.
+        let top_level_unknown = inner.starts_with("unknown field") && !path.contains(['.', '[']);
+        if path == "." || top_level_unknown {
+            format!("invalid config: {inner}")
+        } else {
+            format!("invalid config: `{path}`: {inner}")
+        }
+    })
 }
 
 /// Reads and parses the plugin's config from the host.
@@ -92,7 +104,15 @@ mod tests {
         let e = parse::<Cfg>("{").unwrap_err();
         assert!(e.contains("not valid JSON"), "{e}");
         let e = parse::<Cfg>(r#"{"reply": 3}"#).unwrap_err();
-        assert!(e.contains("invalid type"), "{e}");
+        assert_eq!(
+            e,
+            "invalid config: `reply`: invalid type: integer `3`, expected a string"
+        );
+        let e = parse::<Cfg>(r#"{"replay": 3}"#).unwrap_err();
+        assert_eq!(
+            e,
+            "invalid config: unknown field `replay`, expected `reply`"
+        );
         assert_eq!(get::<Cfg>().unwrap().reply, None);
     }
 }

@@ -141,11 +141,16 @@
 //!   natively.
 #![warn(missing_docs)]
 
+/// The raw `wit-bindgen` output. Hidden: everything in it is re-exported
+/// under friendlier names; see the module's source for how it is laid out.
+#[doc(hidden)]
 #[allow(missing_docs)]
 pub mod bindings;
 
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod export;
 pub mod hub;
 pub mod json;
 pub mod log;
@@ -242,16 +247,27 @@ pub mod prelude {
 ///
 /// The type must implement [`Plugin`] and [`provider::Adapter`] (whose
 /// `StreamMapper` implements [`provider::StreamMapper`]). Call it once, at
-/// the top level of the plugin crate, with a plain type name:
+/// the top level of the plugin crate:
 ///
 /// ```ignore
 /// sluice_sdk::export_provider!(MyProvider);
 /// ```
+///
+/// Like every `export_*!` macro it also installs, on the first call into an
+/// instance, a panic hook that sends panic messages to the gateway's log
+/// (see [`log`]) instead of WASI stderr.
 #[macro_export]
 macro_rules! export_provider {
-    ($ty:ident) => {
-        $crate::bindings::base::__export_plugin!($ty with_types_in $crate::bindings::base);
-        $crate::bindings::adapter::__export_adapter!($ty with_types_in $crate::bindings::adapter);
+    ($ty:ty) => {
+        const _: () = {
+            type __SluiceSdkExport = $crate::export::Hooked<$ty>;
+            $crate::bindings::base::__export_plugin!(
+                __SluiceSdkExport with_types_in $crate::bindings::base
+            );
+            $crate::bindings::adapter::__export_adapter!(
+                __SluiceSdkExport with_types_in $crate::bindings::adapter
+            );
+        };
     };
 }
 
@@ -266,10 +282,19 @@ macro_rules! export_provider {
 /// ```
 #[macro_export]
 macro_rules! export_dialect {
-    ($ty:ident) => {
-        $crate::bindings::base::__export_plugin!($ty with_types_in $crate::bindings::base);
-        $crate::bindings::adapter::__export_adapter!($ty with_types_in $crate::bindings::adapter);
-        $crate::bindings::ingress::__export_ingress!($ty with_types_in $crate::bindings::ingress);
+    ($ty:ty) => {
+        const _: () = {
+            type __SluiceSdkExport = $crate::export::Hooked<$ty>;
+            $crate::bindings::base::__export_plugin!(
+                __SluiceSdkExport with_types_in $crate::bindings::base
+            );
+            $crate::bindings::adapter::__export_adapter!(
+                __SluiceSdkExport with_types_in $crate::bindings::adapter
+            );
+            $crate::bindings::ingress::__export_ingress!(
+                __SluiceSdkExport with_types_in $crate::bindings::ingress
+            );
+        };
     };
 }
 
@@ -282,11 +307,16 @@ macro_rules! export_dialect {
 /// ```
 #[macro_export]
 macro_rules! export_transform {
-    ($ty:ident) => {
-        $crate::bindings::base::__export_plugin!($ty with_types_in $crate::bindings::base);
-        $crate::bindings::transformer::__export_transformer!(
-            $ty with_types_in $crate::bindings::transformer
-        );
+    ($ty:ty) => {
+        const _: () = {
+            type __SluiceSdkExport = $crate::export::Hooked<$ty>;
+            $crate::bindings::base::__export_plugin!(
+                __SluiceSdkExport with_types_in $crate::bindings::base
+            );
+            $crate::bindings::transformer::__export_transformer!(
+                __SluiceSdkExport with_types_in $crate::bindings::transformer
+            );
+        };
     };
 }
 
@@ -299,8 +329,15 @@ macro_rules! export_transform {
 /// ```
 #[macro_export]
 macro_rules! export_guardrail {
-    ($ty:ident) => {
-        $crate::bindings::base::__export_plugin!($ty with_types_in $crate::bindings::base);
-        $crate::bindings::guard::__export_guard!($ty with_types_in $crate::bindings::guard);
+    ($ty:ty) => {
+        const _: () = {
+            type __SluiceSdkExport = $crate::export::Hooked<$ty>;
+            $crate::bindings::base::__export_plugin!(
+                __SluiceSdkExport with_types_in $crate::bindings::base
+            );
+            $crate::bindings::guard::__export_guard!(
+                __SluiceSdkExport with_types_in $crate::bindings::guard
+            );
+        };
     };
 }

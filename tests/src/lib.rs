@@ -54,7 +54,7 @@ impl Drop for TempDir {
 
 /// The compiled-plugin cache shared by every test of this run.
 pub fn shared_cache_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache")
+    PathBuf::from(env!("SLUICE_TEST_CACHE_DIR"))
 }
 
 /// A gateway running in this process on a loopback port.
@@ -199,7 +199,9 @@ pub struct MockUpstream {
 }
 
 impl MockUpstream {
-    pub async fn start(handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> MockUpstream {
+    pub async fn start(
+        handler: impl Fn(&Received) -> Reply + Send + Sync + 'static,
+    ) -> MockUpstream {
         let handler: Handler = Arc::new(handler);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -225,7 +227,11 @@ impl MockUpstream {
                         let can = can.clone();
                         async move {
                             let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|c| c.to_bytes())
+                                .unwrap_or_default();
                             let r = Received {
                                 method: parts.method.to_string(),
                                 path: parts
@@ -376,7 +382,12 @@ impl Got {
 }
 
 /// Send a request and read the whole answer.
-pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Got {
+pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Got {
     let mut b = Request::builder().method(method).uri(url);
     for (n, v) in headers {
         b = b.header(*n, *v);
@@ -386,7 +397,11 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: impl 
         .await
         .unwrap();
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     Got {
         status: parts.status.as_u16(),
         headers: parts.headers,

@@ -94,7 +94,12 @@ async fn streaming_chat_relays_every_event_then_done() {
     })
     .await;
     let gw = gateway(&up).await;
-    let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("gpt-test", true)).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        KEY,
+        &chat("gpt-test", true),
+    )
+    .await;
     assert_eq!(got.status, 200, "{}", got.text());
     assert_eq!(
         got.headers.get("content-type").unwrap(),
@@ -168,13 +173,28 @@ async fn client_auth_accepts_bearer_and_x_api_key_and_never_echoes_the_key() {
     let e = none.json();
     assert_eq!(e["error"]["type"], "authentication_error");
     let msg = e["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("Authorization: Bearer") && msg.contains("x-api-key"), "{msg}");
+    assert!(
+        msg.contains("Authorization: Bearer") && msg.contains("x-api-key"),
+        "{msg}"
+    );
 
-    let wrong = send("POST", &url, &[("authorization", "Bearer sk-wrong-secret")], body.clone()).await;
+    let wrong = send(
+        "POST",
+        &url,
+        &[("authorization", "Bearer sk-wrong-secret")],
+        body.clone(),
+    )
+    .await;
     assert_eq!(wrong.status, 401);
     assert!(!wrong.text().contains("sk-wrong-secret"));
 
-    let bearer = send("POST", &url, &[("authorization", "Bearer sk-other")], body.clone()).await;
+    let bearer = send(
+        "POST",
+        &url,
+        &[("authorization", "Bearer sk-other")],
+        body.clone(),
+    )
+    .await;
     assert_eq!(bearer.status, 200, "{}", bearer.text());
     let xkey = send("POST", &url, &[("x-api-key", "sk-test")], body.clone()).await;
     assert_eq!(xkey.status, 200, "{}", xkey.text());
@@ -189,12 +209,20 @@ async fn client_auth_accepts_bearer_and_x_api_key_and_never_echoes_the_key() {
 async fn unknown_model_is_404_with_a_hint() {
     let up = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
     let gw = gateway(&up).await;
-    let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("gpt-nope", false)).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        KEY,
+        &chat("gpt-nope", false),
+    )
+    .await;
     assert_eq!(got.status, 404);
     let e = got.json();
     assert_eq!(e["error"]["code"], "model_not_found");
     let msg = e["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("gpt-nope") && msg.contains("/v1/models"), "{msg}");
+    assert!(
+        msg.contains("gpt-nope") && msg.contains("/v1/models"),
+        "{msg}"
+    );
     assert!(up.requests().is_empty());
 }
 
@@ -209,7 +237,12 @@ async fn upstream_429_keeps_status_and_retry_after() {
     })
     .await;
     let gw = gateway(&up).await;
-    let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("gpt-test", false)).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        KEY,
+        &chat("gpt-test", false),
+    )
+    .await;
     assert_eq!(got.status, 429);
     assert_eq!(got.headers.get("retry-after").unwrap(), "17");
     let e = got.json();
@@ -225,7 +258,12 @@ async fn upstream_500_is_reported_with_provider_and_model() {
     let up = MockUpstream::start(|_| Reply::json(500, json!({"error": {"message": "boom"}}))).await;
     let gw = gateway(&up).await;
     for stream in [false, true] {
-        let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("gpt-test", stream)).await;
+        let got = post(
+            &gw.url("/v1/chat/completions"),
+            KEY,
+            &chat("gpt-test", stream),
+        )
+        .await;
         assert_eq!(got.status, 500);
         let msg = got.json()["error"]["message"].as_str().unwrap().to_string();
         assert!(msg.contains("provider up") && msg.contains("boom"), "{msg}");
@@ -240,28 +278,50 @@ async fn unreachable_upstream_is_a_502_naming_the_provider() {
         l.local_addr().unwrap().port()
     };
     let gw = TestGateway::start(&config(&format!("http://127.0.0.1:{port}/v1")), &["faults"]).await;
-    let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("gpt-test", false)).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        KEY,
+        &chat("gpt-test", false),
+    )
+    .await;
     assert_eq!(got.status, 502);
     let e = got.json();
     assert_eq!(e["error"]["code"], "upstream_unreachable");
-    assert!(e["error"]["message"].as_str().unwrap().contains("provider up"));
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("provider up")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_dying_mid_stream_ends_with_an_error_event_not_done() {
     let up = MockUpstream::start(|_| {
-        Reply::sse(vec![sse_data(&chunk("partial")), Part::Abort])
+        Reply::sse(vec![
+            sse_data(&chunk("partial")),
+            Part::Sleep(Duration::from_millis(100)),
+            Part::Abort,
+        ])
     })
     .await;
     let gw = gateway(&up).await;
-    let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("gpt-test", true)).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        KEY,
+        &chat("gpt-test", true),
+    )
+    .await;
     assert_eq!(got.status, 200);
     let data = got.sse_data();
     assert_eq!(data[0], chunk("partial"));
     assert!(!data.contains(&"[DONE]".to_string()), "{data:?}");
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     let msg = last["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("provider up") && msg.contains("incomplete"), "{msg}");
+    assert!(
+        msg.contains("provider up") && msg.contains("incomplete"),
+        "{msg}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,7 +335,9 @@ async fn client_disconnect_cancels_the_upstream_request() {
     let gw = gateway(&up).await;
     let req = hyper::Request::post(gw.url("/v1/chat/completions"))
         .header("authorization", "Bearer sk-test")
-        .body(http_body_util::Full::new(Bytes::from(chat("gpt-test", true).to_string())))
+        .body(http_body_util::Full::new(Bytes::from(
+            chat("gpt-test", true).to_string(),
+        )))
         .unwrap();
     let resp = client().request(req).await.unwrap();
     let mut body = resp.into_body();
@@ -314,7 +376,12 @@ async fn bad_bodies_are_400_and_413() {
     let h = [("authorization", "Bearer sk-test")];
     let bad = send("POST", &url, &h, "{not json").await;
     assert_eq!(bad.status, 400);
-    assert!(bad.json()["error"]["message"].as_str().unwrap().contains("not valid JSON"));
+    assert!(
+        bad.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
     let no_model = send("POST", &url, &h, r#"{"messages":[]}"#).await;
     assert_eq!(no_model.status, 400);
     let huge = vec![b' '; 11 << 20];
@@ -345,7 +412,12 @@ async fn health_reports_plugins_and_providers() {
 async fn plugin_reported_errors_keep_their_status_and_code() {
     let up = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
     let gw = gateway(&up).await;
-    let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("f-error", false)).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        KEY,
+        &chat("f-error", false),
+    )
+    .await;
     assert_eq!(got.status, 400);
     let e = got.json();
     assert_eq!(e["error"]["code"], "faults_error");
@@ -376,11 +448,18 @@ async fn trapping_looping_and_memory_hogging_plugins_fail_only_their_request() {
         for i in 0..10 {
             let url = url.clone();
             let m = if i % 2 == 0 { "gpt-test" } else { "f-ok" };
-            good.push(tokio::spawn(async move { post(&url, KEY, &chat(m, false)).await }));
+            good.push(tokio::spawn(async move {
+                post(&url, KEY, &chat(m, false)).await
+            }));
         }
         for g in good {
             let g = g.await.unwrap();
-            assert_eq!(g.status, 200, "a good request failed next to {model}: {}", g.text());
+            assert_eq!(
+                g.status,
+                200,
+                "a good request failed next to {model}: {}",
+                g.text()
+            );
         }
         let (got, took) = bad.await.unwrap();
         assert_eq!(got.status, 502, "{model}: {}", got.text());
@@ -412,7 +491,12 @@ async fn a_plugin_trap_mid_stream_ends_the_stream_with_an_error_event() {
     })
     .await;
     let gw = gateway(&up).await;
-    let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("f-stream-trap", true)).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        KEY,
+        &chat("f-stream-trap", true),
+    )
+    .await;
     assert_eq!(got.status, 200);
     let data = got.sse_data();
     assert_eq!(&data[..2], &[chunk("a"), chunk("b")]);

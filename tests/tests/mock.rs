@@ -78,7 +78,17 @@ async fn mock_models_and_health_without_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mock_rejects_a_request_without_messages() {
     let gw = default_gateway().await;
-    let got = post(&gw.url("/v1/chat/completions"), None, &json!({"model": "mock"})).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        None,
+        &json!({"model": "mock"}),
+    )
+    .await;
     assert_eq!(got.status, 400);
-    assert!(got.json()["error"]["message"].as_str().unwrap().contains("messages"));
+    assert!(
+        got.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages")
+    );
 }

@@ -76,7 +76,9 @@ impl PluginEngine {
                         engine.increment_epoch();
                     }
                 })
-                .map_err(|e| PluginError::Engine(format!("could not start the epoch ticker: {e}")))?;
+                .map_err(|e| {
+                    PluginError::Engine(format!("could not start the epoch ticker: {e}"))
+                })?;
         }
         Ok(Arc::new(PluginEngine {
             engine,
@@ -98,7 +100,9 @@ impl PluginEngine {
     pub fn compile(&self, bytes: &[u8]) -> Result<Compiled, PluginError> {
         let started = Instant::now();
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let cached = self.cache_dir.join(format!("{sha256}-{}.cwasm", self.compat));
+        let cached = self
+            .cache_dir
+            .join(format!("{sha256}-{}.cwasm", self.compat));
         if cached.is_file() {
             // SAFETY: the file was written by `Component::serialize` of an
             // engine with the same compatibility hash (it is in the name), into

@@ -79,14 +79,18 @@ pub enum CallError {
         detail: String,
     },
     /// The call ran past its deadline (`plugins.*.deadline`).
-    #[error("plugin {plugin} ran past its {deadline_ms} ms deadline in {call} and was stopped; raise plugins.settings.{plugin}.deadline if it is just slow")]
+    #[error(
+        "plugin {plugin} ran past its {deadline_ms} ms deadline in {call} and was stopped; raise plugins.settings.{plugin}.deadline if it is just slow"
+    )]
     Deadline {
         plugin: String,
         call: &'static str,
         deadline_ms: u128,
     },
     /// The instance needed more memory than `memory-limit` allows.
-    #[error("plugin {plugin} exceeded its memory limit of {limit} bytes in {call} and was stopped; raise plugins.settings.{plugin}.memory-limit if it legitimately needs more")]
+    #[error(
+        "plugin {plugin} exceeded its memory limit of {limit} bytes in {call} and was stopped; raise plugins.settings.{plugin}.memory-limit if it legitimately needs more"
+    )]
     Memory {
         plugin: String,
         call: &'static str,

@@ -9,7 +9,7 @@
 //! | `ok`          | answers locally: `ok from faults` (streaming: `ok`)              |
 //! | `trap`        | panics, which is a WebAssembly trap                              |
 //! | `loop`        | spins forever (for epoch/fuel interruption)                      |
-//! | `hog`         | allocates 1 MiB blocks forever, touching every page (memory limit) |
+//! | `hog`         | allocates 1 MiB blocks forever, writing every byte (memory limit) |
 //! | `error`       | returns plugin-error 400 `faults_error`                          |
 //! | `stream-trap` | streaming: forwards like `openai`, and the stream mapper traps on the 3rd event; otherwise like `ok` |
 //! | `forward`     | forwards like `openai` (events pass through, `[DONE]` dropped)   |
@@ -132,16 +132,24 @@ fn spin() -> ! {
     }
 }
 
-/// Allocates 1 MiB blocks forever, writing to every 4 KiB page of each and
-/// keeping them all alive, until the host's memory limit stops it.
+/// Allocates 1 MiB blocks forever, writing to every byte of each and keeping
+/// them all alive, until the host's memory limit stops it: either the host
+/// traps on `memory.grow`, or the growth fails and this panics (a trap too).
+///
+/// Allocation failure is handled here rather than by std's default handler,
+/// which would write to stderr; the blocks are freed first so the panic
+/// message itself can be allocated.
 fn hog() -> ! {
     const BLOCK: usize = 1 << 20;
     let mut kept: Vec<Vec<u8>> = Vec::new();
     loop {
-        let mut block = vec![0u8; BLOCK];
-        for page in block.chunks_mut(4096) {
-            page[0] = 1;
+        let mut block: Vec<u8> = Vec::new();
+        if block.try_reserve_exact(BLOCK).is_err() || kept.try_reserve(1).is_err() {
+            let blocks = kept.len();
+            drop(kept);
+            panic!("faults: hog stopped after {blocks} MiB: memory cannot grow any more");
         }
+        block.resize(BLOCK, 1);
         kept.push(black_box(block));
         black_box(&kept);
     }
