@@ -219,6 +219,7 @@ impl Gateway {
             requested_model: model.to_string(),
             stream,
             client_dialect: "openai".into(),
+            body_dialect: "openai".into(),
             headers: plugin_headers(&parts.headers),
             body: body.to_vec(),
             metadata: vec![

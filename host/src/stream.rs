@@ -18,6 +18,7 @@ use wasmtime::component::ResourceAny;
 
 use crate::error::{Dialect, GatewayError};
 use crate::plugin::bindings::types;
+use crate::plugin::version::StreamStage;
 use crate::plugin::{CallError, Lease};
 use crate::sse::{self, Framer};
 
@@ -32,7 +33,7 @@ pub struct Mapper {
 
 impl Mapper {
     pub fn new(mut lease: Lease, req: &types::Request) -> Result<Self, CallError> {
-        let handle = lease.new_stream_mapper(req)?;
+        let handle = lease.new_stream(StreamStage::Adapter, req)?;
         Ok(Mapper {
             lease,
             handle: Some(handle),
@@ -41,7 +42,8 @@ impl Mapper {
 
     fn map(&mut self, ev: sse::Event) -> Result<Vec<types::Event>, CallError> {
         let handle = self.handle.expect("mapper used after finish");
-        self.lease.map_event(
+        self.lease.stream_event(
+            StreamStage::Adapter,
             handle,
             &types::Event {
                 event: ev.event,
@@ -52,7 +54,7 @@ impl Mapper {
 
     fn finish(&mut self) -> Result<Vec<types::Event>, CallError> {
         let handle = self.handle.take().expect("mapper finished twice");
-        let out = self.lease.finish_stream(handle);
+        let out = self.lease.stream_finish(StreamStage::Adapter, handle);
         self.lease.drop_resource(handle);
         out
     }

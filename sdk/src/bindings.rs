@@ -19,9 +19,10 @@
 //! and exports are exactly those of the contract world (`provider`,
 //! `dialect`, `transform` or `guardrail`).
 //!
-//! The `types` and `host` interfaces are generated once, in [`base`], and
-//! every other module refers to them with `with:`, so a `Request` is the same
-//! Rust type whichever world a plugin implements.
+//! The `types` and `host` interfaces are generated once, in
+//! [`base`](crate::bindings::base), and every other module refers to them
+//! with `with:`, so a `Request` is the same Rust type whichever world a
+//! plugin implements.
 
 /// `types` and `host` (imports) and the `plugin` interface (export), which
 /// every world exports.

@@ -28,8 +28,11 @@ pub fn install_panic_hook() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
             std::panic::set_hook(Box::new(|info| {
-                let msg = info
-                    .payload_as_str()
+                let payload = info.payload();
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
                     .unwrap_or("(non-string panic payload)");
                 let line = match info.location() {
                     Some(at) => format!(

@@ -134,7 +134,16 @@
 //!   per-stream state in a `Cell` or `RefCell`.
 //! * A panic becomes a WebAssembly trap; the gateway isolates it and answers
 //!   with an error naming the plugin. Return a [`PluginError`] for failures
-//!   you expect.
+//!   you expect. The `export_*!` macros install a panic hook (on the first
+//!   call into an instance) that writes the panic message and location to
+//!   the gateway's log instead of WASI stderr.
+//! * The export macros take any type path (`export_provider!(my::Plugin)`),
+//!   and must be called once per plugin crate.
+//! * How the bindings are generated: every exported interface is generated
+//!   once (the worlds share `plugin` and `adapter`), and each `export_*!`
+//!   macro combines the pieces its world needs; the component ends up with
+//!   exactly the imports and exports of that world. The raw bindings live in
+//!   the hidden `sluice_sdk::bindings` module.
 //! * Outside WebAssembly (for example in a plugin's native unit tests) the
 //!   host imports are not available: [`log`] writes to stderr and
 //!   [`config::raw`] returns `{}`. The exported functions are never called

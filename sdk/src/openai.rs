@@ -116,6 +116,7 @@ mod tests {
             requested_model: "fast".into(),
             stream,
             client_dialect: "openai".into(),
+            body_dialect: "openai".into(),
             headers: vec![],
             body: br#"{"model":"fast","messages":[ {"role":"user","content":"hi"} ]}"#.to_vec(),
             metadata: vec![],

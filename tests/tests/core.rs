@@ -16,6 +16,8 @@ fn config(upstream: &str) -> String {
         r#"
 listen: 127.0.0.1:0
 api-keys: ["sk-test", "sk-other"]
+limits:
+  max-request-body: 16KiB
 plugins:
   dir: {{plugins}}
   cache-dir: {{cache}}
@@ -40,6 +42,7 @@ providers:
     base-url: {upstream}
     models:
       - {{ name: f-ok, upstream: ok }}
+      - {{ name: f-stdio, upstream: stdio }}
       - {{ name: f-trap, upstream: trap }}
       - {{ name: f-loop, upstream: loop }}
       - {{ name: f-hog, upstream: hog }}
@@ -384,7 +387,9 @@ async fn bad_bodies_are_400_and_413() {
     );
     let no_model = send("POST", &url, &h, r#"{"messages":[]}"#).await;
     assert_eq!(no_model.status, 400);
-    let huge = vec![b' '; 11 << 20];
+    // Small enough to sit in the socket buffers, so the client finishes
+    // sending before the early 413 closes the connection.
+    let huge = vec![b' '; 64 << 10];
     let big = send("POST", &url, &h, huge).await;
     assert_eq!(big.status, 413);
     assert_eq!(big.json()["error"]["code"], "request_too_large");
@@ -506,4 +511,15 @@ async fn a_plugin_trap_mid_stream_ends_the_stream_with_an_error_event() {
     // The next stream on the same plugin works.
     let again = post(&gw.url("/v1/chat/completions"), KEY, &chat("f-ok", true)).await;
     assert_eq!(again.sse_data().last().unwrap(), "[DONE]");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_writing_to_stdout_and_stderr_is_served_normally() {
+    let up = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
+    let gw = gateway(&up).await;
+    for _ in 0..3 {
+        let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("f-stdio", false)).await;
+        assert_eq!(got.status, 200, "{}", got.text());
+        assert_eq!(got.json()["choices"][0]["message"]["content"], "ok from faults");
+    }
 }

@@ -11,6 +11,7 @@
 
 pub mod bindings;
 pub mod engine;
+mod noblock;
 pub mod registry;
 pub mod state;
 pub mod version;

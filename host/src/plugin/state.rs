@@ -44,6 +44,13 @@ impl StoreState {
     }
 }
 
+impl StoreState {
+    /// The resource table (for the non-blocking `wasi:io`).
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceAny};
 use wasmtime::{Engine, Store, Trap};
 
-use super::bindings::{adapter, describe_iface, dialect, types};
+use super::bindings::{adapter, describe_iface, dialect, guard, ingress, transformer, types};
 use super::engine::PluginEngine;
 use super::state::{StoreShared, StoreState};
 use super::{CallError, Kind, PluginError, PluginInfo, StreamFormat};
@@ -32,22 +32,54 @@ use crate::config::{InstanceMode, PluginSettings};
 pub fn linker(engine: &Engine) -> Result<Linker<StoreState>, PluginError> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        .and_then(|()| super::noblock::shadow_io(&mut linker))
         .map_err(|e| PluginError::Engine(format!("linking WASI: {e:#}")))?;
     dialect::Dialect::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
         .map_err(|e| PluginError::Engine(format!("linking host imports: {e:#}")))?;
     Ok(linker)
 }
 
+const ADAPTER: &str = "the provider adapter (sluice:plugin/adapter)";
+const INGRESS: &str = "client ingress (sluice:plugin/ingress, world `dialect`)";
+const TRANSFORMER: &str = "a transform (sluice:plugin/transformer)";
+const GUARD: &str = "a guardrail (sluice:plugin/guard)";
+
+/// Which per-stream resource a call is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStage {
+    Adapter,
+    Ingress,
+    Transform,
+    Guard,
+}
+
+impl StreamStage {
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            StreamStage::Adapter => ("stream-mapper", ADAPTER),
+            StreamStage::Ingress => ("stream-encoder", INGRESS),
+            StreamStage::Transform => ("stream-transformer", TRANSFORMER),
+            StreamStage::Guard => ("stream-guard", GUARD),
+        }
+    }
+}
+
 /// Export indices resolved once per plugin version.
 struct Indices {
     plugin: describe_iface::GuestIndices,
     adapter: Option<adapter::GuestIndices>,
+    ingress: Option<ingress::GuestIndices>,
+    transformer: Option<transformer::GuestIndices>,
+    guard: Option<guard::GuestIndices>,
 }
 
 /// Typed export handles of one instance.
 struct Exports {
     plugin: describe_iface::Guest,
     adapter: Option<adapter::Guest>,
+    ingress: Option<ingress::Guest>,
+    transformer: Option<transformer::Guest>,
+    guard: Option<guard::Guest>,
 }
 
 /// A live instance with its store.
@@ -114,10 +146,12 @@ pub fn load(
              Build it against one of the worlds in wit/sluice.wit"
         ))
     })?;
-    let adapter_idx = adapter::GuestIndices::new(&pre).ok();
     let indices = Indices {
         plugin: plugin_idx,
-        adapter: adapter_idx,
+        adapter: adapter::GuestIndices::new(&pre).ok(),
+        ingress: ingress::GuestIndices::new(&pre).ok(),
+        transformer: transformer::GuestIndices::new(&pre).ok(),
+        guard: guard::GuestIndices::new(&pre).ok(),
     };
 
     // A provisional identity until describe() tells us who this is.
@@ -165,11 +199,17 @@ pub fn load(
             "describe() returned an empty name; every plugin needs a unique name".into(),
         ));
     }
-    if kind == Kind::Provider && version.indices.adapter.is_none() {
+    let (has_export, world) = match kind {
+        Kind::Provider => (version.indices.adapter.is_some(), "provider"),
+        Kind::Transform => (version.indices.transformer.is_some(), "transform"),
+        Kind::Guardrail => (version.indices.guard.is_some(), "guardrail"),
+    };
+    if !has_export {
         return Err(PluginError::Invalid(format!(
-            "plugin {} describes itself as a provider but does not export \
-             sluice:plugin/adapter@0.1.0; build it with the `provider` world",
-            described.name
+            "plugin {} describes itself as a {} plugin but does not export what the `{world}` \
+             world requires; build it with the `{world}` world of wit/sluice.wit",
+            described.name,
+            kind.as_str()
         )));
     }
     let settings = settings_for(&described.name);
@@ -282,14 +322,25 @@ impl PluginVersion {
             .plugin
             .load(&mut store, &instance)
             .map_err(fail)?;
-        let adapter = match &self.indices.adapter {
-            Some(i) => Some(i.load(&mut store, &instance).map_err(fail)?),
-            None => None,
+        macro_rules! load {
+            ($field:ident) => {
+                match &self.indices.$field {
+                    Some(i) => Some(i.load(&mut store, &instance).map_err(fail)?),
+                    None => None,
+                }
+            };
+        }
+        let exports = Exports {
+            plugin,
+            adapter: load!(adapter),
+            ingress: load!(ingress),
+            transformer: load!(transformer),
+            guard: load!(guard),
         };
         self.stats.instances_created.fetch_add(1, Ordering::Relaxed);
         Ok(Warm {
             store,
-            exports: Exports { plugin, adapter },
+            exports,
             uses: 0,
         })
     }
@@ -393,21 +444,33 @@ impl Lease {
         }
     }
 
+    /// Call an export that returns `result<R, plugin-error>`; `None` from
+    /// `f` means the plugin does not export the interface `iface`.
+    fn invoke<R>(
+        &mut self,
+        what: &'static str,
+        iface: &'static str,
+        f: impl FnOnce(
+            &mut Store<StoreState>,
+            &Exports,
+        ) -> Option<wasmtime::Result<Result<R, types::PluginError>>>,
+    ) -> Result<R, CallError> {
+        match self.run(what, |s, x| f(s, x).transpose())? {
+            None => Err(self.unsupported(iface)),
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(self.reported(e)),
+        }
+    }
+
     /// `adapter.prepare`: build the upstream request or answer locally.
     pub fn prepare(
         &mut self,
         req: &types::Request,
         target: &types::Target,
     ) -> Result<types::Prepared, CallError> {
-        let r = self.run("prepare", |s, x| match &x.adapter {
-            Some(a) => a.call_prepare(s, req, target).map(Some),
-            None => Ok(None),
-        })?;
-        match r {
-            None => Err(self.unsupported("the provider adapter (sluice:plugin/adapter)")),
-            Some(Ok(p)) => Ok(p),
-            Some(Err(e)) => Err(self.reported(e)),
-        }
+        self.invoke("prepare", ADAPTER, |s, x| {
+            x.adapter.as_ref().map(|a| a.call_prepare(s, req, target))
+        })
     }
 
     /// `adapter.map-response`: a whole upstream answer to a hub body.
@@ -416,54 +479,164 @@ impl Lease {
         req: &types::Request,
         resp: &types::UpstreamResponse,
     ) -> Result<Vec<u8>, CallError> {
-        let r = self.run("map-response", |s, x| match &x.adapter {
-            Some(a) => a.call_map_response(s, req, resp).map(Some),
-            None => Ok(None),
-        })?;
-        match r {
-            None => Err(self.unsupported("the provider adapter (sluice:plugin/adapter)")),
-            Some(Ok(b)) => Ok(b),
-            Some(Err(e)) => Err(self.reported(e)),
-        }
+        self.invoke("map-response", ADAPTER, |s, x| {
+            x.adapter.as_ref().map(|a| a.call_map_response(s, req, resp))
+        })
     }
 
-    /// Create the per-stream mapper resource.
-    pub fn new_stream_mapper(&mut self, req: &types::Request) -> Result<ResourceAny, CallError> {
-        let r = self.run("stream-mapper", |s, x| match &x.adapter {
-            Some(a) => a.stream_mapper().call_constructor(s, req).map(Some),
-            None => Ok(None),
-        })?;
-        r.ok_or_else(|| self.unsupported("the provider adapter (sluice:plugin/adapter)"))
-    }
-
-    /// Map one upstream event through the stream mapper.
-    pub fn map_event(
+    /// Create the per-stream resource of a stage: the adapter's stream
+    /// mapper, the ingress stream encoder, a transform's stream transformer
+    /// or a guardrail's stream guard.
+    pub fn new_stream(
         &mut self,
-        mapper: ResourceAny,
+        stage: StreamStage,
+        req: &types::Request,
+    ) -> Result<ResourceAny, CallError> {
+        let (what, iface) = stage.names();
+        self.invoke(what, iface, |s, x| {
+            let r = match stage {
+                StreamStage::Adapter => x
+                    .adapter
+                    .as_ref()
+                    .map(|a| a.stream_mapper().call_constructor(&mut *s, req)),
+                StreamStage::Ingress => x
+                    .ingress
+                    .as_ref()
+                    .map(|a| a.stream_encoder().call_constructor(&mut *s, req)),
+                StreamStage::Transform => x
+                    .transformer
+                    .as_ref()
+                    .map(|a| a.stream_transformer().call_constructor(&mut *s, req)),
+                StreamStage::Guard => x
+                    .guard
+                    .as_ref()
+                    .map(|a| a.stream_guard().call_constructor(&mut *s, req)),
+            };
+            r.map(|r| r.map(Ok))
+        })
+    }
+
+    /// One event through a stream resource of `stage` (not for guards).
+    pub fn stream_event(
+        &mut self,
+        stage: StreamStage,
+        res: ResourceAny,
         ev: &types::Event,
     ) -> Result<Vec<types::Event>, CallError> {
-        let r = self.run("map-event", |s, x| match &x.adapter {
-            Some(a) => a.stream_mapper().call_map_event(s, mapper, ev).map(Some),
-            None => Ok(None),
-        })?;
-        match r {
-            None => Err(self.unsupported("the provider adapter (sluice:plugin/adapter)")),
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(self.reported(e)),
-        }
+        let (_, iface) = stage.names();
+        self.invoke("stream event", iface, |s, x| match stage {
+            StreamStage::Adapter => x
+                .adapter
+                .as_ref()
+                .map(|a| a.stream_mapper().call_map_event(s, res, ev)),
+            StreamStage::Ingress => x
+                .ingress
+                .as_ref()
+                .map(|a| a.stream_encoder().call_encode_event(s, res, ev)),
+            StreamStage::Transform => x
+                .transformer
+                .as_ref()
+                .map(|a| a.stream_transformer().call_transform_event(s, res, ev)),
+            StreamStage::Guard => None,
+        })
     }
 
-    /// Flush the stream mapper at the end of the upstream stream.
-    pub fn finish_stream(&mut self, mapper: ResourceAny) -> Result<Vec<types::Event>, CallError> {
-        let r = self.run("stream-mapper.finish", |s, x| match &x.adapter {
-            Some(a) => a.stream_mapper().call_finish(s, mapper).map(Some),
-            None => Ok(None),
-        })?;
-        match r {
-            None => Err(self.unsupported("the provider adapter (sluice:plugin/adapter)")),
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(self.reported(e)),
-        }
+    /// The end of a stream for a stream resource of `stage` (not for guards).
+    pub fn stream_finish(
+        &mut self,
+        stage: StreamStage,
+        res: ResourceAny,
+    ) -> Result<Vec<types::Event>, CallError> {
+        let (_, iface) = stage.names();
+        self.invoke("stream finish", iface, |s, x| match stage {
+            StreamStage::Adapter => x
+                .adapter
+                .as_ref()
+                .map(|a| a.stream_mapper().call_finish(s, res)),
+            StreamStage::Ingress => x
+                .ingress
+                .as_ref()
+                .map(|a| a.stream_encoder().call_finish(s, res)),
+            StreamStage::Transform => x
+                .transformer
+                .as_ref()
+                .map(|a| a.stream_transformer().call_finish(s, res)),
+            StreamStage::Guard => None,
+        })
+    }
+
+    /// `ingress.decode-request`: a client body in the plugin's dialect → hub body.
+    pub fn decode_request(&mut self, req: &types::Request) -> Result<Vec<u8>, CallError> {
+        self.invoke("decode-request", INGRESS, |s, x| {
+            x.ingress.as_ref().map(|a| a.call_decode_request(s, req))
+        })
+    }
+
+    /// `ingress.encode-response`: a hub response body → the plugin's dialect.
+    pub fn encode_response(
+        &mut self,
+        req: &types::Request,
+        body: &[u8],
+    ) -> Result<Vec<u8>, CallError> {
+        self.invoke("encode-response", INGRESS, |s, x| {
+            x.ingress.as_ref().map(|a| a.call_encode_response(s, req, body))
+        })
+    }
+
+    /// `transformer.transform-request`.
+    pub fn transform_request(&mut self, req: &types::Request) -> Result<Vec<u8>, CallError> {
+        self.invoke("transform-request", TRANSFORMER, |s, x| {
+            x.transformer
+                .as_ref()
+                .map(|a| a.call_transform_request(s, req))
+        })
+    }
+
+    /// `transformer.transform-response`.
+    pub fn transform_response(
+        &mut self,
+        req: &types::Request,
+        body: &[u8],
+    ) -> Result<Vec<u8>, CallError> {
+        self.invoke("transform-response", TRANSFORMER, |s, x| {
+            x.transformer
+                .as_ref()
+                .map(|a| a.call_transform_response(s, req, body))
+        })
+    }
+
+    /// `guard.check-request`.
+    pub fn check_request(&mut self, req: &types::Request) -> Result<types::Verdict, CallError> {
+        self.invoke("check-request", GUARD, |s, x| {
+            x.guard.as_ref().map(|a| a.call_check_request(s, req))
+        })
+    }
+
+    /// `guard.check-response`.
+    pub fn check_response(
+        &mut self,
+        req: &types::Request,
+        body: &[u8],
+    ) -> Result<types::Verdict, CallError> {
+        self.invoke("check-response", GUARD, |s, x| {
+            x.guard.as_ref().map(|a| a.call_check_response(s, req, body))
+        })
+    }
+
+    /// `stream-guard.check-text`.
+    pub fn check_text(&mut self, res: ResourceAny, text: &str) -> Result<types::Verdict, CallError> {
+        self.invoke("check-text", GUARD, |s, x| {
+            x.guard
+                .as_ref()
+                .map(|a| a.stream_guard().call_check_text(s, res, text))
+        })
+    }
+
+    /// `stream-guard.finish`.
+    pub fn check_finish(&mut self, res: ResourceAny) -> Result<types::Verdict, CallError> {
+        self.invoke("stream-guard finish", GUARD, |s, x| {
+            x.guard.as_ref().map(|a| a.stream_guard().call_finish(s, res))
+        })
     }
 
     /// Drop a resource created in this instance (its destructor runs in the guest).

@@ -67,6 +67,12 @@ impl Adapter for Faults {
     fn prepare(req: Request, target: Target) -> Result<Prepared, PluginError> {
         match req.model.as_str() {
             "ok" => ok(&req),
+            // Plain stdio: the host must absorb it without blocking.
+            "stdio" => {
+                println!("faults: hello on stdout");
+                eprintln!("faults: hello on stderr");
+                ok(&req)
+            }
             "trap" => panic!("faults: deliberate trap"),
             "loop" => spin(),
             "hog" => hog(),
@@ -196,6 +202,7 @@ mod tests {
             requested_model: model.into(),
             stream,
             client_dialect: "openai".into(),
+            body_dialect: "openai".into(),
             headers: vec![],
             body: br#"{"model":"x","messages":[{"role":"user","content":"hi"}]}"#.to_vec(),
             metadata: vec![],

@@ -196,6 +196,7 @@ mod tests {
             requested_model: "my-model".into(),
             stream,
             client_dialect: "openai".into(),
+            body_dialect: "openai".into(),
             headers: vec![],
             body: serde_json::to_vec(&body).unwrap(),
             metadata: vec![],
