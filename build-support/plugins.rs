@@ -22,6 +22,11 @@ fn build_plugins(repo: &std::path::Path) -> std::path::PathBuf {
             }
         }
     }
+    // Packagers (or an offline rebuild) can point at plugins built already.
+    println!("cargo:rerun-if-env-changed=SLUICE_PREBUILT_PLUGINS");
+    if let Ok(dir) = std::env::var("SLUICE_PREBUILT_PLUGINS") {
+        return std::path::PathBuf::from(dir);
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
 
     // The wasm target is needed; add it with rustup when it is missing.

@@ -91,9 +91,27 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// Upstream providers, in file order.
     pub providers: Vec<ProviderConfig>,
+    /// Transform plugins applied to every request, in order.
+    pub transforms: Vec<String>,
+    /// Guardrail plugins checking every request and answer, in order.
+    pub guardrails: Vec<String>,
+    /// The management API (`/v0/management/*`).
+    pub management: Management,
     /// The file this was read from: set by [`Config::load`], `None` from
     /// [`Config::parse`] and [`Config::embedded_default`].
     pub source: Option<PathBuf>,
+}
+
+/// Transforms on by default (`transforms:` absent). Each is a built-in.
+pub const DEFAULT_TRANSFORMS: &[&str] = &[];
+
+/// The `remote-management` section.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Management {
+    /// The key management calls must present; `None` turns the API off (404).
+    pub secret_key: Option<String>,
+    /// Accept management calls from non-loopback addresses.
+    pub allow_remote: bool,
 }
 
 /// The `log` section.
@@ -550,6 +568,12 @@ impl Config {
             },
             "plugins": Json::Object(plugins),
             "providers": providers,
+            "transforms": self.transforms,
+            "guardrails": self.guardrails,
+            "remote-management": {
+                "secret-key": self.management.secret_key.as_ref().map(|_| REDACTED),
+                "allow-remote": self.management.allow_remote,
+            },
         })
     }
 }
@@ -1343,7 +1367,11 @@ const TOP_KEYS: &[&str] = &[
     "timeouts",
     "plugins",
     "providers",
+    "transforms",
+    "guardrails",
+    "remote-management",
 ];
+const MANAGEMENT_KEYS: &[&str] = &["secret-key", "allow-remote"];
 const LOG_KEYS: &[&str] = &["level", "format"];
 const LIMITS_KEYS: &[&str] = &["max-request-body", "max-event-size"];
 const TIMEOUTS_KEYS: &[&str] = &["connect", "first-byte", "idle"];
@@ -1495,6 +1523,25 @@ fn build(root: &Node, base_dir: &Path, cx: &mut Cx<'_>) -> Config {
         base_dir,
     );
     let providers = providers_section(cx, top.get("providers"), &top.path("providers"));
+    let transforms = match top.get("transforms") {
+        Some(n) => string_list(cx, n, &top.path("transforms")).unwrap_or_default(),
+        None => DEFAULT_TRANSFORMS.iter().map(|s| s.to_string()).collect(),
+    };
+    let guardrails = top
+        .with(cx, "guardrails", string_list)
+        .unwrap_or_default();
+    let mut management = Management::default();
+    if let Some(node) = top.get("remote-management")
+        && let Some(f) = fields(cx, node, &top.path("remote-management"), MANAGEMENT_KEYS)
+    {
+        management.secret_key = f.with(cx, "secret-key", non_empty);
+        if let Some(b) = f.get("allow-remote") {
+            match b.kind {
+                Kind::Bool(v) => management.allow_remote = v,
+                _ => cx.type_err(b, &f.path("allow-remote"), "true or false"),
+            }
+        }
+    }
 
     Config {
         listen,
@@ -1504,6 +1551,9 @@ fn build(root: &Node, base_dir: &Path, cx: &mut Cx<'_>) -> Config {
         timeouts,
         plugins,
         providers,
+        transforms,
+        guardrails,
+        management,
         source: None,
     }
 }

@@ -15,6 +15,18 @@ use crate::plugin::CallError;
 pub enum Dialect {
     OpenAi,
     Anthropic,
+    Gemini,
+}
+
+impl Dialect {
+    /// The dialect's name as plugins describe it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::OpenAi => "openai",
+            Dialect::Anthropic => "anthropic",
+            Dialect::Gemini => "gemini",
+        }
+    }
 }
 
 /// Everything that can go wrong with a request, by layer.
@@ -48,6 +60,12 @@ pub enum GatewayError {
     PluginMissing { provider: String, plugin: String },
     #[error("{0}")]
     Plugin(#[from] CallError),
+    /// A guardrail refused the request or the answer.
+    #[error("refused by guardrail {guardrail}: {message}")]
+    GuardrailDenied { guardrail: String, message: String },
+    /// A plugin the config names is not loaded, or is of the wrong kind.
+    #[error("{0}")]
+    Misconfigured(String),
     /// The upstream answered with an error status.
     #[error("provider {provider} returned HTTP {status} for model {model}: {message}")]
     Upstream {
@@ -96,6 +114,8 @@ impl GatewayError {
             }
             Plugin(CallError::Instantiate { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             Plugin(_) => StatusCode::BAD_GATEWAY,
+            GuardrailDenied { .. } => StatusCode::BAD_REQUEST,
+            Misconfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Upstream { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
@@ -117,6 +137,8 @@ impl GatewayError {
             PayloadTooLarge { .. } => "request_too_large",
             PluginMissing { .. } => "plugin_not_loaded",
             Plugin(e) => e.code(),
+            GuardrailDenied { .. } => "guardrail_denied",
+            Misconfigured(_) => "gateway_misconfigured",
             Upstream { status: 429, .. } => "upstream_rate_limited",
             Upstream { .. } => "upstream_error",
             UpstreamUnreachable { .. } => "upstream_unreachable",
@@ -152,6 +174,20 @@ impl GatewayError {
         }
     }
 
+    /// The Google API `error.status` field.
+    fn google_status(&self) -> &'static str {
+        match self.status().as_u16() {
+            400 | 405 | 413 => "INVALID_ARGUMENT",
+            401 => "UNAUTHENTICATED",
+            403 => "PERMISSION_DENIED",
+            404 => "NOT_FOUND",
+            429 => "RESOURCE_EXHAUSTED",
+            503 => "UNAVAILABLE",
+            504 => "DEADLINE_EXCEEDED",
+            _ => "INTERNAL",
+        }
+    }
+
     /// The JSON error body in the client's shape.
     pub fn body(&self, dialect: Dialect) -> serde_json::Value {
         let message = self.to_string();
@@ -165,6 +201,11 @@ impl GatewayError {
             Dialect::Anthropic => json!({"type": "error", "error": {
                 "type": self.anthropic_type(),
                 "message": message,
+            }}),
+            Dialect::Gemini => json!({"error": {
+                "code": self.status().as_u16(),
+                "message": message,
+                "status": self.google_status(),
             }}),
         }
     }

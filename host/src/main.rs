@@ -38,6 +38,19 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Work with plugin files.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Show what a .wasm plugin is: its world, describe(), imports, size,
+    /// compile time, and whether this gateway can load it.
+    Inspect {
+        /// The plugin file.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,6 +58,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve { config, listen } => serve(config.as_deref(), listen),
         Command::Check { config } => check(&config),
+        Command::Plugin(PluginCommand::Inspect { file }) => inspect(&file),
     }
 }
 
@@ -147,6 +161,21 @@ fn serve(config_path: Option<&Path>, listen: Option<SocketAddr>) -> ExitCode {
             "sluice is serving: POST /v1/chat/completions, GET /v1/models, GET /health"
         );
         drop(snap);
+        if let Err(e) = sluice::reload::watch(gateway.clone()) {
+            tracing::warn!("{e}; plugins and config reload only on SIGHUP or POST /v0/management/reload");
+        }
+        #[cfg(unix)]
+        {
+            let gw = gateway.clone();
+            tokio::spawn(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+                while hup.recv().await.is_some() {
+                    let gw = gw.clone();
+                    let _ = tokio::task::spawn_blocking(move || gw.reload("signal")).await;
+                }
+            });
+        }
         sluice::server::serve(listener, gateway, sluice::server::shutdown_signal()).await;
         ExitCode::SUCCESS
     })
@@ -199,5 +228,22 @@ fn check(path: &Path) -> ExitCode {
             println!("  - {p}");
         }
         ExitCode::FAILURE
+    }
+}
+
+fn inspect(file: &Path) -> ExitCode {
+    match sluice::inspect::inspect(file) {
+        Ok(report) => {
+            print!("{report}");
+            if report.loadable() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            println!("{}: {e}", file.display());
+            ExitCode::FAILURE
+        }
     }
 }

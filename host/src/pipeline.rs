@@ -40,7 +40,10 @@ use crate::plugin::state::StoreState;
 use crate::plugin::{EngineSettings, Kind, PluginEngine, PluginError, Registry, StreamFormat};
 use crate::route::{Route, Routes};
 use crate::sse::Framer;
-use crate::stream::{EventStream, Mapper, local_stream};
+use crate::stream::{Chain, EventStream, Stage};
+use crate::plugin::version::StreamStage;
+use crate::plugin::{Lease, PluginVersion};
+use crate::config::FailMode;
 use crate::upstream::Upstream;
 
 /// The response body type of every route.
@@ -71,6 +74,12 @@ pub struct LoadFailure {
 /// The running gateway.
 pub struct Gateway {
     live: ArcSwap<Snapshot>,
+    /// The config file, when the config came from one (reloads re-read it).
+    config_source: Option<std::path::PathBuf>,
+    /// Reloads run one at a time.
+    pub(crate) reload_lock: std::sync::Mutex<()>,
+    last_reload: std::sync::Mutex<Option<crate::reload::ReloadReport>>,
+    pub(crate) lockouts: crate::management::Lockouts,
     pub engine: Arc<PluginEngine>,
     linker: Linker<StoreState>,
     upstream: Upstream,
@@ -116,6 +125,10 @@ impl Gateway {
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         Ok(Arc::new(Gateway {
+            config_source: snapshot.config.source.clone(),
+            reload_lock: Default::default(),
+            last_reload: Default::default(),
+            lockouts: Default::default(),
             live: ArcSwap::from_pointee(snapshot),
             engine,
             linker,
@@ -130,6 +143,34 @@ impl Gateway {
         self.live.load_full()
     }
 
+    /// The config file this gateway reloads from.
+    pub fn config_source(&self) -> Option<&Path> {
+        self.config_source.as_deref()
+    }
+
+    /// Make a new config and plugin set live. Requests already running keep
+    /// the snapshot they hold.
+    pub(crate) fn install(&self, config: Config, registry: Registry) {
+        self.live.store(Arc::new(Snapshot {
+            routes: Routes::new(&config),
+            auth: Auth::new(&config.api_keys),
+            config: Arc::new(config),
+            registry,
+        }));
+    }
+
+    pub(crate) fn record_reload(&self, report: crate::reload::ReloadReport) {
+        *self.last_reload.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+    }
+
+    /// The report of the last reload, if any.
+    pub fn last_reload(&self) -> Option<crate::reload::ReloadReport> {
+        self.last_reload
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The linker plugins are instantiated with (for reloads).
     pub fn linker(&self) -> &Linker<StoreState> {
         &self.linker
@@ -141,19 +182,39 @@ impl Gateway {
     }
 
     /// Handle one client request. Never fails: errors become responses.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Response<Body> {
         let started = Instant::now();
         let request_id = self.next_request_id();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         let snap = self.snapshot();
-        let result = match (method.clone(), path.as_str()) {
-            (Method::POST, "/v1/chat/completions" | "/chat/completions") => {
-                self.chat(&snap, req, &request_id).await
+        let dialect = error_dialect(&path);
+        let result = match (&method, path.as_str()) {
+            (&Method::POST, "/v1/chat/completions" | "/chat/completions") => {
+                self.dispatch(&snap, req, Ingress::openai(), &request_id).await
             }
-            (Method::GET, "/v1/models" | "/models") => self.models(&snap, req.headers()),
-            (Method::GET | Method::HEAD, "/health" | "/healthz") => Ok(self.health(&snap)),
-            (_, "/v1/chat/completions" | "/chat/completions") => {
+            (&Method::POST, "/v1/messages") => {
+                self.dispatch(&snap, req, Ingress::anthropic(Operation::Chat), &request_id)
+                    .await
+            }
+            (&Method::POST, "/v1/messages/count_tokens") => {
+                self.dispatch(&snap, req, Ingress::anthropic(Operation::CountTokens), &request_id)
+                    .await
+            }
+            (&Method::POST, p) if p.starts_with("/v1beta/models/") => match gemini_route(p) {
+                Some(ingress) => self.dispatch(&snap, req, ingress, &request_id).await,
+                None => Err(GatewayError::NotFound {
+                    method: method.to_string(),
+                    path: path.clone(),
+                }),
+            },
+            (&Method::GET, "/v1/models" | "/models") => self.models(&snap, req.headers()),
+            (&Method::GET | &Method::HEAD, "/health" | "/healthz") => Ok(self.health(&snap)),
+            (_, "/v1/chat/completions" | "/chat/completions" | "/v1/messages") => {
                 Err(GatewayError::MethodNotAllowed {
                     method: method.to_string(),
                     path: path.clone(),
@@ -167,6 +228,9 @@ impl Gateway {
                     allowed: "GET",
                 })
             }
+            (_, p) if p.starts_with("/v0/management/") => {
+                self.management(&snap, req, peer).await
+            }
             _ => Err(GatewayError::NotFound {
                 method: method.to_string(),
                 path: path.clone(),
@@ -174,7 +238,7 @@ impl Gateway {
         };
         let mut resp = match result {
             Ok(r) => r,
-            Err(e) => e.into_response(Dialect::OpenAi).map(full),
+            Err(e) => e.into_response(dialect).map(full),
         };
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-request-id", v);
@@ -184,59 +248,39 @@ impl Gateway {
         resp
     }
 
-    /// `POST /v1/chat/completions`.
-    async fn chat(
+    /// A model request in any client dialect, through every stage.
+    async fn dispatch(
         &self,
         snap: &Snapshot,
         req: Request<Incoming>,
+        ingress: Ingress,
         request_id: &str,
     ) -> Result<Response<Body>, GatewayError> {
         if snap.auth.check(req.headers()).is_none() {
             return Err(GatewayError::Unauthorized);
         }
+        let client = ingress.dialect;
         let (parts, body) = req.into_parts();
         let body = read_body(body, &parts.headers, snap.config.limits.max_request_body).await?;
-        let peek: Peek = serde_json::from_slice(&body).map_err(|e| {
-            GatewayError::BadRequest(format!(
-                "request body is not valid JSON ({e}); send an OpenAI chat completions request"
-            ))
-        })?;
-        let Some(model) = peek.model else {
-            return Err(GatewayError::BadRequest(
-                "the request has no \"model\"; say which model to use (GET /v1/models lists them)"
-                    .into(),
-            ));
+        let (model, stream) = match &ingress.model {
+            Some(m) => (m.clone(), ingress.stream),
+            None => {
+                let peek: Peek = serde_json::from_slice(&body).map_err(|e| {
+                    GatewayError::BadRequest(format!(
+                        "request body is not valid JSON ({e}); send a {} request",
+                        client.as_str()
+                    ))
+                })?;
+                let Some(model) = peek.model else {
+                    return Err(GatewayError::BadRequest(
+                        "the request has no \"model\"; say which model to use (GET /v1/models lists them)"
+                            .into(),
+                    ));
+                };
+                (model.into_owned(), peek.stream.unwrap_or(false))
+            }
         };
-        let route = snap
-            .routes
-            .get(&model)
-            .ok_or_else(|| GatewayError::ModelNotFound {
-                model: model.to_string(),
-            })?;
-        let stream = peek.stream.unwrap_or(false);
-        let envelope = types::Request {
-            model: route.upstream_model.to_string(),
-            requested_model: model.to_string(),
-            stream,
-            client_dialect: "openai".into(),
-            body_dialect: "openai".into(),
-            headers: plugin_headers(&parts.headers),
-            body: body.to_vec(),
-            metadata: vec![
-                ("request-id".into(), request_id.to_string()),
-                ("provider".into(), route.provider.name.clone()),
-            ],
-        };
-        self.provider_call(snap, route, envelope).await
-    }
-
-    /// Stages 4–6 for one routed request.
-    async fn provider_call(
-        &self,
-        snap: &Snapshot,
-        route: &Route,
-        req: types::Request,
-    ) -> Result<Response<Body>, GatewayError> {
+        let (route, suffix) = resolve_model(&snap.routes, &model)?;
         let provider = &route.provider;
         let plugin = snap.registry.provider(&provider.plugin).ok_or_else(|| {
             GatewayError::PluginMissing {
@@ -244,11 +288,107 @@ impl Gateway {
                 plugin: provider.plugin.clone(),
             }
         })?;
+        let provider_dialect = plugin.info.dialect.clone();
+        let passthrough = provider_dialect == client.as_str();
+
+        if ingress.operation == Operation::CountTokens && provider_dialect != "anthropic" {
+            return Ok(json_response(
+                StatusCode::OK,
+                serde_json::to_vec(&json!({"input_tokens": estimate_tokens(&body)}))
+                    .unwrap_or_default(),
+            ));
+        }
+
+        let mut metadata = vec![
+            ("request-id".to_string(), request_id.to_string()),
+            ("provider".to_string(), provider.name.clone()),
+            ("provider-dialect".to_string(), provider_dialect.clone()),
+            ("operation".to_string(), ingress.operation.as_str().to_string()),
+        ];
+        if let Some(s) = suffix {
+            metadata.push(("model-suffix".to_string(), s));
+        }
+        let mut req = types::Request {
+            model: route.upstream_model.to_string(),
+            requested_model: model,
+            stream,
+            client_dialect: client.as_str().to_string(),
+            body_dialect: client.as_str().to_string(),
+            headers: plugin_headers(&parts.headers),
+            body: body.to_vec(),
+            metadata,
+        };
+
+        // Ingress: the client's dialect → the hub, unless passing through.
+        let decoder = if client != Dialect::OpenAi && !passthrough {
+            let ing = snap.registry.ingress(client.as_str()).ok_or_else(|| {
+                GatewayError::Misconfigured(format!(
+                    "no plugin serves {} clients (a `dialect` plugin describing dialect {:?}); \
+                     check that the built-in {} plugin loaded",
+                    client.as_str(),
+                    client.as_str(),
+                    client.as_str()
+                ))
+            })?;
+            let mut lease = ing.lease()?;
+            req.body = lease.decode_request(&req)?;
+            req.body_dialect = "openai".into();
+            Some(ing.clone())
+        } else {
+            None
+        };
+
+        // Transforms, then guardrails, on the request.
+        for name in &snap.config.transforms {
+            let t = snap.registry.get(name).ok_or_else(|| missing_stage("transform", name))?;
+            let fail_open = t.settings.on_error == FailMode::Open;
+            match t.lease().and_then(|mut l| l.transform_request(&req)) {
+                Ok(b) => req.body = b,
+                Err(e) if fail_open && e.is_fault() => {
+                    tracing::warn!(plugin = %name, error = %e, "fail-open transform failed; request passed on unchanged");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for name in &snap.config.guardrails {
+            let g = snap.registry.get(name).ok_or_else(|| missing_stage("guardrail", name))?;
+            let fail_open = g.settings.on_error == FailMode::Open;
+            match g.lease().and_then(|mut l| l.check_request(&req)) {
+                Ok(types::Verdict::Allow) => {}
+                Ok(types::Verdict::Deny(message)) => {
+                    return Err(GatewayError::GuardrailDenied {
+                        guardrail: name.clone(),
+                        message,
+                    });
+                }
+                Ok(types::Verdict::Rewrite(b)) => req.body = b,
+                Err(e) if fail_open && e.is_fault() => {
+                    tracing::warn!(plugin = %name, error = %e, "fail-open guardrail failed; request passed on unchecked");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+
+        // The provider adapter.
         let mut lease = plugin.lease()?;
         let prepared = lease.prepare(&req, &provider.target())?;
         let up = match prepared {
             types::Prepared::Respond(local) => {
-                return Ok(local_response(local, req.stream));
+                let status = StatusCode::from_u16(local.status).unwrap_or(StatusCode::OK);
+                if !status.is_success() {
+                    return Ok(json_response(status, local.body));
+                }
+                if req.stream {
+                    let chain = self.stream_chain(snap, lease, decoder.as_ref(), &req, client, true)?;
+                    return Ok(sse_response(EventStream::local(
+                        local.events,
+                        chain,
+                        provider.name.clone(),
+                        client,
+                    )));
+                }
+                let out = self.finish_body(snap, decoder.as_ref(), &req, local.body)?;
+                return Ok(json_response(StatusCode::OK, out));
             }
             types::Prepared::Forward(up) => up,
         };
@@ -271,28 +411,21 @@ impl Gateway {
                 retry_after: parts.headers.get(header::RETRY_AFTER).cloned(),
             });
         }
-        if req.stream {
+        if req.stream && ingress.operation == Operation::Chat {
             let max = snap.config.limits.max_event_size;
             let framer = match plugin.info.stream_format {
                 StreamFormat::Sse => Framer::sse(max),
                 StreamFormat::Ndjson => Framer::ndjson(max),
             };
-            let mapper = Mapper::new(lease, &req)?;
-            let body = EventStream::new(
+            let chain = self.stream_chain(snap, lease, decoder.as_ref(), &req, client, false)?;
+            return Ok(sse_response(EventStream::upstream(
                 body,
                 framer,
-                mapper,
+                chain,
                 provider.name.clone(),
+                client,
                 self.upstream.idle_timeout(),
-            );
-            let mut resp = Response::new(body.boxed_unsync());
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            return Ok(resp);
+            )));
         }
         let bytes = self
             .upstream
@@ -303,8 +436,88 @@ impl Gateway {
             headers: plugin_headers(&parts.headers),
             body: bytes.to_vec(),
         };
-        let out = lease.map_response(&req, &upstream_resp)?;
+        let hub = lease.map_response(&req, &upstream_resp)?;
+        drop(lease);
+        let out = self.finish_body(snap, decoder.as_ref(), &req, hub)?;
         Ok(json_response(StatusCode::OK, out))
+    }
+
+    /// A whole answer after the adapter: transforms, guardrails, then the
+    /// client's dialect.
+    fn finish_body(
+        &self,
+        snap: &Snapshot,
+        decoder: Option<&Arc<PluginVersion>>,
+        req: &types::Request,
+        mut body: Vec<u8>,
+    ) -> Result<Vec<u8>, GatewayError> {
+        for name in &snap.config.transforms {
+            let t = snap.registry.get(name).ok_or_else(|| missing_stage("transform", name))?;
+            match t.lease().and_then(|mut l| l.transform_response(req, &body)) {
+                Ok(b) => body = b,
+                Err(e) if t.settings.on_error == FailMode::Open && e.is_fault() => {
+                    tracing::warn!(plugin = %name, error = %e, "fail-open transform failed; answer passed on unchanged");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for name in &snap.config.guardrails {
+            let g = snap.registry.get(name).ok_or_else(|| missing_stage("guardrail", name))?;
+            match g.lease().and_then(|mut l| l.check_response(req, &body)) {
+                Ok(types::Verdict::Allow) => {}
+                Ok(types::Verdict::Deny(message)) => {
+                    return Err(GatewayError::GuardrailDenied {
+                        guardrail: name.clone(),
+                        message,
+                    });
+                }
+                Ok(types::Verdict::Rewrite(b)) => body = b,
+                Err(e) if g.settings.on_error == FailMode::Open && e.is_fault() => {
+                    tracing::warn!(plugin = %name, error = %e, "fail-open guardrail failed; answer passed on unchecked");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(dec) = decoder {
+            body = dec.lease()?.encode_response(req, &body)?;
+        }
+        Ok(body)
+    }
+
+    /// The per-stream stages: adapter mapper (unless the events are already
+    /// hub chunks from a local answer), transforms, guards, client encoder.
+    fn stream_chain(
+        &self,
+        snap: &Snapshot,
+        adapter: Lease,
+        decoder: Option<&Arc<PluginVersion>>,
+        req: &types::Request,
+        client: Dialect,
+        local: bool,
+    ) -> Result<Chain, GatewayError> {
+        let body_dialect = match req.body_dialect.as_str() {
+            "anthropic" => Dialect::Anthropic,
+            "gemini" => Dialect::Gemini,
+            _ => Dialect::OpenAi,
+        };
+        let mut chain = Chain::default();
+        if !local {
+            chain.push_stage(Stage::new(adapter, StreamStage::Adapter, req, body_dialect, false)?);
+        }
+        for name in &snap.config.transforms {
+            let t = snap.registry.get(name).ok_or_else(|| missing_stage("transform", name))?;
+            let open = t.settings.on_error == FailMode::Open;
+            chain.push_stage(Stage::new(t.lease()?, StreamStage::Transform, req, body_dialect, open)?);
+        }
+        for name in &snap.config.guardrails {
+            let g = snap.registry.get(name).ok_or_else(|| missing_stage("guardrail", name))?;
+            let open = g.settings.on_error == FailMode::Open;
+            chain.push_stage(Stage::new(g.lease()?, StreamStage::Guard, req, body_dialect, open)?);
+        }
+        if let Some(dec) = decoder {
+            chain.push_stage(Stage::new(dec.lease()?, StreamStage::Ingress, req, client, false)?);
+        }
+        Ok(chain)
     }
 
     /// `GET /v1/models`: every model name and alias, OpenAI list shape.
@@ -432,7 +645,7 @@ fn plugin_headers(headers: &HeaderMap) -> Vec<types::Header> {
         .collect()
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -442,20 +655,115 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     resp
 }
 
-fn local_response(local: types::LocalResponse, stream: bool) -> Response<Body> {
-    let status = StatusCode::from_u16(local.status).unwrap_or(StatusCode::OK);
-    if stream && status.is_success() {
-        let mut resp = Response::new(full(local_stream(local.events)));
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        resp
-    } else {
-        json_response(status, local.body)
+fn sse_response(body: EventStream) -> Response<Body> {
+    let mut resp = Response::new(body.boxed_unsync());
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+fn missing_stage(kind: &str, name: &str) -> GatewayError {
+    GatewayError::Misconfigured(format!(
+        "the {kind} plugin {name:?} named in the config is not loaded; check plugins.dir and the log"
+    ))
+}
+
+/// Which client API a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Chat,
+    CountTokens,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::CountTokens => "count-tokens",
+        }
     }
+}
+
+/// How a request came in: its dialect, and for APIs that put them in the
+/// URL (Gemini), the model and whether it streams.
+struct Ingress {
+    dialect: Dialect,
+    operation: Operation,
+    model: Option<String>,
+    stream: bool,
+}
+
+impl Ingress {
+    fn openai() -> Self {
+        Ingress { dialect: Dialect::OpenAi, operation: Operation::Chat, model: None, stream: false }
+    }
+    fn anthropic(operation: Operation) -> Self {
+        Ingress { dialect: Dialect::Anthropic, operation, model: None, stream: false }
+    }
+}
+
+/// `/v1beta/models/{model}:generateContent` or `:streamGenerateContent`.
+fn gemini_route(path: &str) -> Option<Ingress> {
+    let rest = path.strip_prefix("/v1beta/models/")?;
+    let (model, method) = rest.rsplit_once(':')?;
+    let stream = match method {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        _ => return None,
+    };
+    Some(Ingress {
+        dialect: Dialect::Gemini,
+        operation: Operation::Chat,
+        model: Some(model.to_string()),
+        stream,
+    })
+}
+
+/// The error shape for a path.
+fn error_dialect(path: &str) -> Dialect {
+    if path.starts_with("/v1/messages") {
+        Dialect::Anthropic
+    } else if path.starts_with("/v1beta/") {
+        Dialect::Gemini
+    } else {
+        Dialect::OpenAi
+    }
+}
+
+/// A model name, or `name(suffix)` (a thinking level or budget), to a route.
+fn resolve_model<'r>(routes: &'r Routes, model: &str) -> Result<(&'r Route, Option<String>), GatewayError> {
+    if let Some(r) = routes.get(model) {
+        return Ok((r, None));
+    }
+    if let Some(open) = model.rfind('(')
+        && model.ends_with(')')
+        && let Some(r) = routes.get(model[..open].trim_end())
+    {
+        let suffix = model[open + 1..model.len() - 1].trim().to_string();
+        return Ok((r, Some(suffix)));
+    }
+    Err(GatewayError::ModelNotFound { model: model.to_string() })
+}
+
+/// The documented estimate for token counting when the provider has no
+/// counting endpoint: a quarter of the characters of every string in the
+/// request (messages, system prompt, tools), rounded up.
+fn estimate_tokens(body: &[u8]) -> u64 {
+    fn chars(v: &serde_json::Value) -> u64 {
+        match v {
+            serde_json::Value::String(s) => s.chars().count() as u64,
+            serde_json::Value::Array(a) => a.iter().map(chars).sum(),
+            serde_json::Value::Object(o) => o
+                .iter()
+                .filter(|(k, _)| k.as_str() != "model")
+                .map(|(_, v)| chars(v))
+                .sum(),
+            _ => 0,
+        }
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    chars(&v).div_ceil(4).max(1)
 }
 
 /// Engine settings from the config: the pool must fit the largest memory

@@ -41,7 +41,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         // Usually EMFILE: out of file descriptors. Back off briefly.
@@ -54,7 +54,7 @@ pub async fn serve(
                 let gw = gateway.clone();
                 let service = service_fn(move |req| {
                     let gw = gw.clone();
-                    async move { Ok::<_, std::convert::Infallible>(gw.handle(req).await) }
+                    async move { Ok::<_, std::convert::Infallible>(gw.handle(req, Some(peer)).await) }
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());

@@ -1,5 +1,11 @@
-//! The streamed response body: upstream bytes → native framing (SSE or
-//! NDJSON) → the provider's stream mapper, event by event → SSE to the client.
+//! Streamed responses: upstream bytes → native framing (SSE or NDJSON) →
+//! the chain of per-stream plugin stages, event by event → SSE to the client.
+//!
+//! The chain, in order: the provider's stream mapper (upstream events → hub
+//! chunks), each transform's stream transformer, each guardrail's stream
+//! guard (on the streamed text), and the client dialect's stream encoder
+//! (hub chunks → the client's events). Each stage is a WIT resource living in
+//! an instance leased for the whole stream and dropped at its end.
 //!
 //! The body is polled by hyper directly (no extra task, no channel), so each
 //! event goes out as soon as it is mapped, backpressure is the client's
@@ -7,6 +13,7 @@
 //! upstream response and so cancels the upstream request.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -25,42 +32,140 @@ use crate::sse::{self, Framer};
 /// The `[DONE]` marker that ends an OpenAI stream.
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
-/// A provider's stream mapper, alive for one stream.
-pub struct Mapper {
+/// One per-stream plugin resource and the instance it lives in.
+pub struct Stage {
     lease: Lease,
     handle: Option<ResourceAny>,
+    kind: StreamStage,
+    /// For guards: which dialect the streamed events are in.
+    text_dialect: Dialect,
+    /// Fail-open stages are skipped (with a log line) when they fail.
+    fail_open: bool,
 }
 
-impl Mapper {
-    pub fn new(mut lease: Lease, req: &types::Request) -> Result<Self, CallError> {
-        let handle = lease.new_stream(StreamStage::Adapter, req)?;
-        Ok(Mapper {
+impl Stage {
+    pub fn new(
+        mut lease: Lease,
+        kind: StreamStage,
+        req: &types::Request,
+        text_dialect: Dialect,
+        fail_open: bool,
+    ) -> Result<Self, CallError> {
+        let handle = lease.new_stream(kind, req)?;
+        Ok(Stage {
             lease,
             handle: Some(handle),
+            kind,
+            text_dialect,
+            fail_open,
         })
     }
 
-    fn map(&mut self, ev: sse::Event) -> Result<Vec<types::Event>, CallError> {
-        let handle = self.handle.expect("mapper used after finish");
-        self.lease.stream_event(
-            StreamStage::Adapter,
-            handle,
-            &types::Event {
-                event: ev.event,
-                data: ev.data,
-            },
-        )
+    fn apply(&mut self, ev: types::Event, out: &mut Vec<types::Event>) -> Result<(), GatewayError> {
+        let Some(handle) = self.handle else {
+            out.push(ev);
+            return Ok(());
+        };
+        if self.kind == StreamStage::Guard {
+            return self.guard(handle, ev, out);
+        }
+        match self.lease.stream_event(self.kind, handle, &ev) {
+            Ok(evs) => {
+                out.extend(evs);
+                Ok(())
+            }
+            Err(e) => self.failed(e, Some(ev), out),
+        }
     }
 
-    fn finish(&mut self) -> Result<Vec<types::Event>, CallError> {
-        let handle = self.handle.take().expect("mapper finished twice");
-        let out = self.lease.stream_finish(StreamStage::Adapter, handle);
+    fn guard(
+        &mut self,
+        handle: ResourceAny,
+        mut ev: types::Event,
+        out: &mut Vec<types::Event>,
+    ) -> Result<(), GatewayError> {
+        let Some(text) = stream_text(self.text_dialect, &ev.data) else {
+            out.push(ev);
+            return Ok(());
+        };
+        match self.lease.check_text(handle, &text) {
+            Ok(types::Verdict::Allow) => out.push(ev),
+            Ok(types::Verdict::Deny(msg)) => {
+                return Err(GatewayError::GuardrailDenied {
+                    guardrail: self.lease.plugin().info.name.clone(),
+                    message: msg,
+                });
+            }
+            Ok(types::Verdict::Rewrite(new)) => {
+                let new = String::from_utf8_lossy(&new);
+                if let Some(data) = replace_stream_text(self.text_dialect, &ev.data, &new) {
+                    ev.data = data;
+                }
+                out.push(ev);
+            }
+            Err(e) => return self.failed(e, Some(ev), out),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<types::Event>) -> Result<(), GatewayError> {
+        let Some(handle) = self.handle.take() else {
+            return Ok(());
+        };
+        let r = if self.kind == StreamStage::Guard {
+            match self.lease.check_finish(handle) {
+                Ok(types::Verdict::Allow) => Ok(()),
+                Ok(types::Verdict::Deny(msg)) => Err(GatewayError::GuardrailDenied {
+                    guardrail: self.lease.plugin().info.name.clone(),
+                    message: msg,
+                }),
+                Ok(types::Verdict::Rewrite(text)) => {
+                    out.push(types::Event {
+                        event: None,
+                        data: serde_json::json!({
+                            "object": "chat.completion.chunk",
+                            "choices": [{"index": 0, "delta": {"content": String::from_utf8_lossy(&text)}, "finish_reason": null}],
+                        })
+                        .to_string(),
+                    });
+                    Ok(())
+                }
+                Err(e) => self.failed(e, None, out),
+            }
+        } else {
+            match self.lease.stream_finish(self.kind, handle) {
+                Ok(evs) => {
+                    out.extend(evs);
+                    Ok(())
+                }
+                Err(e) => self.failed(e, None, out),
+            }
+        };
         self.lease.drop_resource(handle);
-        out
+        r
+    }
+
+    /// A stage failed: fail-open stages drop out of the chain (the event
+    /// goes on unchanged); fail-closed ones end the stream.
+    fn failed(
+        &mut self,
+        e: CallError,
+        ev: Option<types::Event>,
+        out: &mut Vec<types::Event>,
+    ) -> Result<(), GatewayError> {
+        if self.fail_open && self.kind != StreamStage::Adapter && self.kind != StreamStage::Ingress
+        {
+            tracing::warn!(plugin = %self.lease.plugin().info.name, error = %e,
+                "a fail-open plugin failed mid-stream; it is skipped for the rest of this stream");
+            self.handle = None;
+            out.extend(ev);
+            return Ok(());
+        }
+        Err(GatewayError::Plugin(e))
     }
 }
 
-impl Drop for Mapper {
+impl Drop for Stage {
     fn drop(&mut self) {
         // A stream cut short (client gone, upstream error): still run the
         // guest's destructor so a reused instance holds no stale state.
@@ -70,46 +175,131 @@ impl Drop for Mapper {
     }
 }
 
+/// The per-stream stages in order.
+#[derive(Default)]
+pub struct Chain {
+    stages: Vec<Stage>,
+}
+
+impl Chain {
+    pub fn push_stage(&mut self, stage: Stage) {
+        self.stages.push(stage);
+    }
+
+    /// Run events through the stages from `start` on.
+    fn run_from(
+        &mut self,
+        start: usize,
+        mut cur: Vec<types::Event>,
+        out: &mut Vec<types::Event>,
+    ) -> Result<(), GatewayError> {
+        for stage in &mut self.stages[start..] {
+            if cur.is_empty() {
+                return Ok(());
+            }
+            let mut next = Vec::with_capacity(cur.len());
+            for ev in cur {
+                stage.apply(ev, &mut next)?;
+            }
+            cur = next;
+        }
+        out.extend(cur);
+        Ok(())
+    }
+
+    /// One event from the upstream through every stage.
+    pub fn push(&mut self, ev: types::Event, out: &mut Vec<types::Event>) -> Result<(), GatewayError> {
+        self.run_from(0, vec![ev], out)
+    }
+
+    /// The end of the stream: each stage flushes, and what it flushes goes
+    /// through the stages after it.
+    pub fn finish(&mut self, out: &mut Vec<types::Event>) -> Result<(), GatewayError> {
+        for i in 0..self.stages.len() {
+            let mut tail = Vec::new();
+            self.stages[i].finish(&mut tail)?;
+            self.run_from(i + 1, tail, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the events come from.
+enum Source {
+    /// An upstream response being framed as it arrives.
+    Upstream(Incoming),
+    /// Events a provider produced locally (already whole).
+    Local(std::vec::IntoIter<types::Event>),
+    Done,
+}
+
 /// The streamed body sent to the client.
 pub struct EventStream {
-    upstream: Option<Incoming>,
+    source: Source,
     framer: Framer,
-    mapper: Mapper,
+    chain: Chain,
     provider: String,
-    dialect: Dialect,
+    client: Dialect,
     idle: Duration,
     last_data: Instant,
     timer: Pin<Box<tokio::time::Sleep>>,
-    events: Vec<sse::Event>,
+    framed: Vec<sse::Event>,
+    mapped: Vec<types::Event>,
     out: Vec<u8>,
     finished: bool,
 }
 
 impl EventStream {
-    pub fn new(
+    /// A stream fed by an upstream response.
+    pub fn upstream(
         upstream: Incoming,
         framer: Framer,
-        mapper: Mapper,
+        chain: Chain,
         provider: String,
+        client: Dialect,
+        idle: Duration,
+    ) -> Self {
+        Self::new(Source::Upstream(upstream), framer, chain, provider, client, idle)
+    }
+
+    /// A stream of events a provider produced locally.
+    pub fn local(events: Vec<types::Event>, chain: Chain, provider: String, client: Dialect) -> Self {
+        Self::new(
+            Source::Local(events.into_iter()),
+            Framer::sse(usize::MAX),
+            chain,
+            provider,
+            client,
+            Duration::from_secs(3600),
+        )
+    }
+
+    fn new(
+        source: Source,
+        framer: Framer,
+        chain: Chain,
+        provider: String,
+        client: Dialect,
         idle: Duration,
     ) -> Self {
         EventStream {
-            upstream: Some(upstream),
+            source,
             framer,
-            mapper,
+            chain,
             provider,
-            dialect: Dialect::OpenAi,
+            client,
             idle,
             last_data: Instant::now(),
             timer: Box::pin(tokio::time::sleep(idle)),
-            events: Vec::new(),
+            framed: Vec::new(),
+            mapped: Vec::new(),
             out: Vec::with_capacity(512),
             finished: false,
         }
     }
 
-    fn emit(&mut self, mapped: Vec<types::Event>) {
-        for ev in mapped {
+    fn emit_mapped(&mut self) {
+        for ev in self.mapped.drain(..) {
             sse::encode(ev.event.as_deref(), &ev.data, &mut self.out);
         }
     }
@@ -117,28 +307,35 @@ impl EventStream {
     /// Frame a chunk of upstream bytes and map every whole event.
     fn ingest(&mut self, chunk: &[u8]) -> Result<(), GatewayError> {
         self.framer
-            .push(chunk, &mut self.events)
+            .push(chunk, &mut self.framed)
             .map_err(|e| self.frame_error(e))?;
-        self.map_pending()
+        self.map_framed()
     }
 
-    fn map_pending(&mut self) -> Result<(), GatewayError> {
-        for ev in std::mem::take(&mut self.events) {
-            let mapped = self.mapper.map(ev)?;
-            self.emit(mapped);
+    fn map_framed(&mut self) -> Result<(), GatewayError> {
+        for ev in std::mem::take(&mut self.framed) {
+            let ev = types::Event {
+                event: ev.event,
+                data: ev.data,
+            };
+            self.chain.push(ev, &mut self.mapped)?;
         }
+        self.emit_mapped();
         Ok(())
     }
 
-    /// The upstream ended cleanly: flush the framer and the mapper, then `[DONE]`.
+    /// The source ended cleanly: flush the framer and the chain, then the
+    /// end marker the client's dialect uses.
     fn end(&mut self) -> Result<(), GatewayError> {
         self.framer
-            .finish(&mut self.events)
+            .finish(&mut self.framed)
             .map_err(|e| self.frame_error(e))?;
-        self.map_pending()?;
-        let tail = self.mapper.finish()?;
-        self.emit(tail);
-        self.out.extend_from_slice(DONE);
+        self.map_framed()?;
+        self.chain.finish(&mut self.mapped)?;
+        self.emit_mapped();
+        if self.client == Dialect::OpenAi {
+            self.out.extend_from_slice(DONE);
+        }
         Ok(())
     }
 
@@ -149,12 +346,19 @@ impl EventStream {
         }
     }
 
-    /// End the stream with a terminal error event (never a fake `[DONE]`).
+    /// End the stream with a terminal error event (never a fake end marker).
     fn fail(&mut self, err: GatewayError) {
         tracing::warn!(provider = %self.provider, code = err.code(), "stream ended with an error: {err}");
-        sse::encode(None, &err.stream_event(self.dialect), &mut self.out);
+        let event = (self.client == Dialect::Anthropic).then_some("error");
+        sse::encode(event, &err.stream_event(self.client), &mut self.out);
         self.finished = true;
-        self.upstream = None;
+        self.source = Source::Done;
+    }
+
+    fn step(&mut self, r: Result<(), GatewayError>) {
+        if let Err(e) = r {
+            self.fail(e);
+        }
     }
 }
 
@@ -175,51 +379,63 @@ impl Body for EventStream {
             if this.finished {
                 return Poll::Ready(None);
             }
-            let Some(upstream) = this.upstream.as_mut() else {
-                this.finished = true;
-                continue;
-            };
-            match Pin::new(upstream).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        this.last_data = Instant::now();
-                        if let Err(e) = this.ingest(&data) {
-                            this.fail(e);
+            match &mut this.source {
+                Source::Done => this.finished = true,
+                Source::Local(events) => match events.next() {
+                    Some(ev) => {
+                        let r = this
+                            .chain
+                            .push(ev, &mut this.mapped)
+                            .map(|()| this.emit_mapped());
+                        this.step(r);
+                    }
+                    None => {
+                        this.source = Source::Done;
+                        let r = this.end();
+                        this.step(r);
+                        this.finished = true;
+                    }
+                },
+                Source::Upstream(upstream) => match Pin::new(upstream).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let Ok(data) = frame.into_data() {
+                            this.last_data = Instant::now();
+                            let r = this.ingest(&data);
+                            this.step(r);
                         }
                     }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    let err = GatewayError::UpstreamStream {
-                        provider: this.provider.clone(),
-                        detail: format!(
-                            "the stream broke before it finished ({}); the answer is incomplete",
-                            crate::upstream::error_chain(&e)
-                        ),
-                    };
-                    this.fail(err);
-                }
-                Poll::Ready(None) => {
-                    this.upstream = None;
-                    match this.end() {
-                        Ok(()) => this.finished = true,
-                        Err(e) => this.fail(e),
-                    }
-                }
-                Poll::Pending => {
-                    // The timer is only re-armed when it fires, not per chunk.
-                    ready!(this.timer.as_mut().poll(cx));
-                    let deadline = this.last_data + this.idle;
-                    if Instant::now() >= deadline {
-                        let err = GatewayError::UpstreamTimeout {
+                    Poll::Ready(Some(Err(e))) => {
+                        let err = GatewayError::UpstreamStream {
                             provider: this.provider.clone(),
-                            seconds: this.idle.as_secs_f64(),
-                            setting: "timeouts.idle",
+                            detail: format!(
+                                "the stream broke before it finished ({}); the answer is incomplete",
+                                crate::upstream::error_chain(&e)
+                            ),
                         };
                         this.fail(err);
-                    } else {
-                        this.timer.as_mut().reset(deadline.into());
                     }
-                }
+                    Poll::Ready(None) => {
+                        this.source = Source::Done;
+                        let r = this.end();
+                        this.step(r);
+                        this.finished = true;
+                    }
+                    Poll::Pending => {
+                        // The timer is only re-armed when it fires, not per chunk.
+                        ready!(this.timer.as_mut().poll(cx));
+                        let deadline = this.last_data + this.idle;
+                        if Instant::now() >= deadline {
+                            let err = GatewayError::UpstreamTimeout {
+                                provider: this.provider.clone(),
+                                seconds: this.idle.as_secs_f64(),
+                                setting: "timeouts.idle",
+                            };
+                            this.fail(err);
+                        } else {
+                            this.timer.as_mut().reset(deadline.into());
+                        }
+                    }
+                },
             }
         }
     }
@@ -233,13 +449,30 @@ impl Body for EventStream {
     }
 }
 
-/// A whole stream produced locally (a provider that answers without an
-/// upstream): the events as SSE, then `[DONE]`.
-pub fn local_stream(events: Vec<types::Event>) -> Bytes {
-    let mut out = Vec::with_capacity(events.iter().map(|e| e.data.len() + 16).sum::<usize>() + 16);
-    for ev in events {
-        sse::encode(ev.event.as_deref(), &ev.data, &mut out);
-    }
-    out.extend_from_slice(DONE);
-    Bytes::from(out)
+/// The assistant text carried by one streamed event, by dialect.
+fn stream_text(dialect: Dialect, data: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(data).ok()?;
+    let text = match dialect {
+        Dialect::OpenAi => v.pointer("/choices/0/delta/content")?,
+        Dialect::Anthropic => {
+            if v.pointer("/delta/type")? != "text_delta" {
+                return None;
+            }
+            v.pointer("/delta/text")?
+        }
+        Dialect::Gemini => v.pointer("/candidates/0/content/parts/0/text")?,
+    };
+    text.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// The same event with its assistant text replaced.
+fn replace_stream_text(dialect: Dialect, data: &str, new: &str) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(data).ok()?;
+    let slot = match dialect {
+        Dialect::OpenAi => v.pointer_mut("/choices/0/delta/content")?,
+        Dialect::Anthropic => v.pointer_mut("/delta/text")?,
+        Dialect::Gemini => v.pointer_mut("/candidates/0/content/parts/0/text")?,
+    };
+    *slot = serde_json::Value::String(new.to_owned());
+    Some(v.to_string())
 }

