@@ -225,6 +225,11 @@ pub struct PluginSettings {
     pub deadline: Duration,
     /// What to do when the plugin fails.
     pub on_error: FailMode,
+    /// Take a plugin version out of service after this many traps
+    /// (crashes, deadline or memory overruns) within `trap_window`.
+    pub max_traps: u32,
+    /// The window `max_traps` counts in.
+    pub trap_window: Duration,
     /// The plugin's own configuration, handed to it as JSON (default `{}`).
     pub config: Json,
 }
@@ -239,6 +244,8 @@ impl Default for PluginSettings {
             memory_limit: 256 * MIB,
             deadline: Duration::from_secs(1),
             on_error: FailMode::Closed,
+            max_traps: 5,
+            trap_window: Duration::from_secs(60),
             config: json!({}),
         }
     }
@@ -281,6 +288,10 @@ pub struct PluginOverrides {
     pub deadline: Option<Duration>,
     /// `on-error`.
     pub on_error: Option<FailMode>,
+    /// `max-traps`.
+    pub max_traps: Option<u32>,
+    /// `trap-window`.
+    pub trap_window: Option<Duration>,
     /// `config`: the plugin's own configuration as JSON.
     pub config: Option<Json>,
 }
@@ -296,6 +307,8 @@ impl PluginOverrides {
             memory_limit: self.memory_limit.unwrap_or(base.memory_limit),
             deadline: self.deadline.unwrap_or(base.deadline),
             on_error: self.on_error.unwrap_or(base.on_error),
+            max_traps: self.max_traps.unwrap_or(base.max_traps),
+            trap_window: self.trap_window.unwrap_or(base.trap_window),
             config: self.config.clone().unwrap_or_else(|| base.config.clone()),
         }
     }
@@ -1384,6 +1397,8 @@ const DEFAULTS_KEYS: &[&str] = &[
     "memory-limit",
     "deadline",
     "on-error",
+    "max-traps",
+    "trap-window",
 ];
 const SETTINGS_KEYS: &[&str] = &[
     "instances",
@@ -1393,6 +1408,8 @@ const SETTINGS_KEYS: &[&str] = &[
     "memory-limit",
     "deadline",
     "on-error",
+    "max-traps",
+    "trap-window",
     "config",
 ];
 const PROVIDER_KEYS: &[&str] = &[
@@ -1527,9 +1544,7 @@ fn build(root: &Node, base_dir: &Path, cx: &mut Cx<'_>) -> Config {
         Some(n) => string_list(cx, n, &top.path("transforms")).unwrap_or_default(),
         None => DEFAULT_TRANSFORMS.iter().map(|s| s.to_string()).collect(),
     };
-    let guardrails = top
-        .with(cx, "guardrails", string_list)
-        .unwrap_or_default();
+    let guardrails = top.with(cx, "guardrails", string_list).unwrap_or_default();
     let mut management = Management::default();
     if let Some(node) = top.get("remote-management")
         && let Some(f) = fields(cx, node, &top.path("remote-management"), MANAGEMENT_KEYS)
@@ -1674,6 +1689,20 @@ fn plugin_overrides(
                     ("fail-closed", FailMode::Closed),
                     ("fail-open", FailMode::Open),
                 ],
+            )
+        }),
+        max_traps: f
+            .with(cx, "max-traps", |cx, n, p| {
+                int_in(cx, n, p, 1, i64::from(u32::MAX))
+            })
+            .map(|v| v as u32),
+        trap_window: f.with(cx, "trap-window", |cx, n, p| {
+            duration_in(
+                cx,
+                n,
+                p,
+                Duration::from_millis(1),
+                Some(Duration::from_secs(86_400)),
             )
         }),
         config: if allow_config {
@@ -2132,6 +2161,8 @@ fn settings_json(s: &PluginSettings) -> Json {
         "memory-limit": size_json(s.memory_limit),
         "deadline": format_duration(s.deadline),
         "on-error": fail_str(s.on_error),
+        "max-traps": s.max_traps,
+        "trap-window": format_duration(s.trap_window),
     })
 }
 
@@ -2157,6 +2188,12 @@ fn overrides_json(o: &PluginOverrides) -> Json {
     }
     if let Some(v) = o.on_error {
         m.insert("on-error".into(), Json::from(fail_str(v)));
+    }
+    if let Some(v) = o.max_traps {
+        m.insert("max-traps".into(), Json::from(v));
+    }
+    if let Some(v) = o.trap_window {
+        m.insert("trap-window".into(), Json::from(format_duration(v)));
     }
     if let Some(v) = &o.config {
         m.insert("config".into(), redact_json(v));

@@ -58,6 +58,10 @@ pub enum GatewayError {
         "provider {provider} uses plugin {plugin}, which is not loaded; check plugins.dir and the gateway log for why it failed to load"
     )]
     PluginMissing { provider: String, plugin: String },
+    #[error(
+        "plugin {plugin} was taken out of service after repeated traps and has no earlier good version; fix it and replace its file (the gateway log has the traps)"
+    )]
+    PluginOutOfService { plugin: String },
     #[error("{0}")]
     Plugin(#[from] CallError),
     /// A guardrail refused the request or the answer.
@@ -108,7 +112,7 @@ impl GatewayError {
             ModelNotFound { .. } | NotFound { .. } => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            PluginMissing { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            PluginMissing { .. } | PluginOutOfService { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Plugin(CallError::Reported { status, .. }) => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
@@ -136,6 +140,7 @@ impl GatewayError {
             MethodNotAllowed { .. } => "method_not_allowed",
             PayloadTooLarge { .. } => "request_too_large",
             PluginMissing { .. } => "plugin_not_loaded",
+            PluginOutOfService { .. } => "plugin_out_of_service",
             Plugin(e) => e.code(),
             GuardrailDenied { .. } => "guardrail_denied",
             Misconfigured(_) => "gateway_misconfigured",

@@ -55,15 +55,26 @@ pub fn inspect(file: &Path) -> Result<Report, String> {
             report.compile_time = Some(c.took);
             report.from_cache = c.from_cache;
             let ty = c.component.component_type();
-            report.imports = ty.imports(&engine.engine).map(|(n, _)| n.to_string()).collect();
-            report.exports = ty.exports(&engine.engine).map(|(n, _)| n.to_string()).collect();
+            report.imports = ty
+                .imports(&engine.engine)
+                .map(|(n, _)| n.to_string())
+                .collect();
+            report.exports = ty
+                .exports(&engine.engine)
+                .map(|(n, _)| n.to_string())
+                .collect();
             let has = |iface: &str| {
                 report
                     .exports
                     .iter()
                     .any(|e| e.starts_with(&format!("sluice:plugin/{iface}@")))
             };
-            report.world = match (has("adapter"), has("ingress"), has("transformer"), has("guard")) {
+            report.world = match (
+                has("adapter"),
+                has("ingress"),
+                has("transformer"),
+                has("guard"),
+            ) {
                 (true, true, _, _) => Some("dialect"),
                 (true, false, _, _) => Some("provider"),
                 (_, _, true, _) => Some("transform"),
@@ -93,13 +104,28 @@ impl fmt::Display for Report {
             writeln!(f, "sha256:    {}", self.sha256)?;
         }
         if let Some(t) = self.compile_time {
-            let how = if self.from_cache { " (from the compile cache)" } else { "" };
+            let how = if self.from_cache {
+                " (from the compile cache)"
+            } else {
+                ""
+            };
             writeln!(f, "compile:   {:.1} ms{how}", t.as_secs_f64() * 1e3)?;
         }
-        writeln!(f, "world:     {}", self.world.unwrap_or("none of sluice:plugin's worlds"))?;
+        writeln!(
+            f,
+            "world:     {}",
+            self.world.unwrap_or("none of sluice:plugin's worlds")
+        )?;
         if let Some(i) = &self.info {
-            writeln!(f, "describe:  name={} version={} kind={} dialect={} stream-format={:?}",
-                i.name, i.version, i.kind.as_str(), i.dialect, i.stream_format)?;
+            writeln!(
+                f,
+                "describe:  name={} version={} kind={} dialect={} stream-format={:?}",
+                i.name,
+                i.version,
+                i.kind.as_str(),
+                i.dialect,
+                i.stream_format
+            )?;
             writeln!(f, "           {}", i.description)?;
         }
         writeln!(f, "imports:")?;

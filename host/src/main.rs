@@ -162,14 +162,18 @@ fn serve(config_path: Option<&Path>, listen: Option<SocketAddr>) -> ExitCode {
         );
         drop(snap);
         if let Err(e) = sluice::reload::watch(gateway.clone()) {
-            tracing::warn!("{e}; plugins and config reload only on SIGHUP or POST /v0/management/reload");
+            tracing::warn!(
+                "{e}; plugins and config reload only on SIGHUP or POST /v0/management/reload"
+            );
         }
         #[cfg(unix)]
         {
             let gw = gateway.clone();
             tokio::spawn(async move {
                 use tokio::signal::unix::{SignalKind, signal};
-                let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+                let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                    return;
+                };
                 while hup.recv().await.is_some() {
                     let gw = gw.clone();
                     let _ = tokio::task::spawn_blocking(move || gw.reload("signal")).await;

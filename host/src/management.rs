@@ -18,7 +18,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -70,10 +69,10 @@ fn management_error(status: StatusCode, code: &str, message: String) -> Response
 }
 
 impl Gateway {
-    pub(crate) async fn management(
+    pub(crate) async fn management<B>(
         self: &Arc<Self>,
         snap: &Snapshot,
-        req: Request<Incoming>,
+        req: Request<B>,
         peer: Option<std::net::SocketAddr>,
     ) -> Result<Response<Body>, GatewayError> {
         let path = req.uri().path().to_string();
@@ -108,7 +107,10 @@ impl Gateway {
                 req.headers()
                     .get(http::header::AUTHORIZATION)
                     .map(|v| v.as_bytes())
-                    .and_then(|v| v.strip_prefix(b"Bearer ").or_else(|| v.strip_prefix(b"bearer ")))
+                    .and_then(|v| {
+                        v.strip_prefix(b"Bearer ")
+                            .or_else(|| v.strip_prefix(b"bearer "))
+                    })
             })
             .unwrap_or_default();
         let ok: bool = Sha256::digest(presented)
@@ -140,7 +142,10 @@ impl Gateway {
                 } else {
                     StatusCode::UNPROCESSABLE_ENTITY
                 };
-                Ok(json_response(status, serde_json::to_vec(&report).unwrap_or_default()))
+                Ok(json_response(
+                    status,
+                    serde_json::to_vec(&report).unwrap_or_default(),
+                ))
             }
             (_, "plugins" | "config") => Err(GatewayError::MethodNotAllowed {
                 method: req_method_name(what),
@@ -187,7 +192,10 @@ impl Gateway {
             })
             .collect();
         let body = json!({"plugins": plugins, "last_reload": self.last_reload()});
-        json_response(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+        json_response(
+            StatusCode::OK,
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )
     }
 }
 

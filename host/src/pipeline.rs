@@ -27,23 +27,22 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 use wasmtime::component::Linker;
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::config::FailMode;
 use crate::error::{Dialect, GatewayError, upstream_message};
 use crate::plugin::bindings::types;
 use crate::plugin::state::StoreState;
+use crate::plugin::version::StreamStage;
 use crate::plugin::{EngineSettings, Kind, PluginEngine, PluginError, Registry, StreamFormat};
+use crate::plugin::{Lease, PluginVersion};
 use crate::route::{Route, Routes};
 use crate::sse::Framer;
 use crate::stream::{Chain, EventStream, Stage};
-use crate::plugin::version::StreamStage;
-use crate::plugin::{Lease, PluginVersion};
-use crate::config::FailMode;
 use crate::upstream::Upstream;
 
 /// The response body type of every route.
@@ -182,11 +181,18 @@ impl Gateway {
     }
 
     /// Handle one client request. Never fails: errors become responses.
-    pub async fn handle(
+    ///
+    /// Generic over the request body so the gateway can also be driven
+    /// in-process (tests, embedding); the server passes hyper's `Incoming`.
+    pub async fn handle<B>(
         self: Arc<Self>,
-        req: Request<Incoming>,
+        req: Request<B>,
         peer: Option<std::net::SocketAddr>,
-    ) -> Response<Body> {
+    ) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let started = Instant::now();
         let request_id = self.next_request_id();
         let method = req.method().clone();
@@ -195,15 +201,21 @@ impl Gateway {
         let dialect = error_dialect(&path);
         let result = match (&method, path.as_str()) {
             (&Method::POST, "/v1/chat/completions" | "/chat/completions") => {
-                self.dispatch(&snap, req, Ingress::openai(), &request_id).await
+                self.dispatch(&snap, req, Ingress::openai(), &request_id)
+                    .await
             }
             (&Method::POST, "/v1/messages") => {
                 self.dispatch(&snap, req, Ingress::anthropic(Operation::Chat), &request_id)
                     .await
             }
             (&Method::POST, "/v1/messages/count_tokens") => {
-                self.dispatch(&snap, req, Ingress::anthropic(Operation::CountTokens), &request_id)
-                    .await
+                self.dispatch(
+                    &snap,
+                    req,
+                    Ingress::anthropic(Operation::CountTokens),
+                    &request_id,
+                )
+                .await
             }
             (&Method::POST, p) if p.starts_with("/v1beta/models/") => match gemini_route(p) {
                 Some(ingress) => self.dispatch(&snap, req, ingress, &request_id).await,
@@ -228,9 +240,7 @@ impl Gateway {
                     allowed: "GET",
                 })
             }
-            (_, p) if p.starts_with("/v0/management/") => {
-                self.management(&snap, req, peer).await
-            }
+            (_, p) if p.starts_with("/v0/management/") => self.management(&snap, req, peer).await,
             _ => Err(GatewayError::NotFound {
                 method: method.to_string(),
                 path: path.clone(),
@@ -249,13 +259,17 @@ impl Gateway {
     }
 
     /// A model request in any client dialect, through every stage.
-    async fn dispatch(
+    async fn dispatch<B>(
         &self,
         snap: &Snapshot,
-        req: Request<Incoming>,
+        req: Request<B>,
         ingress: Ingress,
         request_id: &str,
-    ) -> Result<Response<Body>, GatewayError> {
+    ) -> Result<Response<Body>, GatewayError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         if snap.auth.check(req.headers()).is_none() {
             return Err(GatewayError::Unauthorized);
         }
@@ -283,9 +297,15 @@ impl Gateway {
         let (route, suffix) = resolve_model(&snap.routes, &model)?;
         let provider = &route.provider;
         let plugin = snap.registry.provider(&provider.plugin).ok_or_else(|| {
-            GatewayError::PluginMissing {
-                provider: provider.name.clone(),
-                plugin: provider.plugin.clone(),
+            if snap.registry.is_out_of_service(&provider.plugin) {
+                GatewayError::PluginOutOfService {
+                    plugin: provider.plugin.clone(),
+                }
+            } else {
+                GatewayError::PluginMissing {
+                    provider: provider.name.clone(),
+                    plugin: provider.plugin.clone(),
+                }
             }
         })?;
         let provider_dialect = plugin.info.dialect.clone();
@@ -303,7 +323,10 @@ impl Gateway {
             ("request-id".to_string(), request_id.to_string()),
             ("provider".to_string(), provider.name.clone()),
             ("provider-dialect".to_string(), provider_dialect.clone()),
-            ("operation".to_string(), ingress.operation.as_str().to_string()),
+            (
+                "operation".to_string(),
+                ingress.operation.as_str().to_string(),
+            ),
         ];
         if let Some(s) = suffix {
             metadata.push(("model-suffix".to_string(), s));
@@ -340,7 +363,10 @@ impl Gateway {
 
         // Transforms, then guardrails, on the request.
         for name in &snap.config.transforms {
-            let t = snap.registry.get(name).ok_or_else(|| missing_stage("transform", name))?;
+            let t = snap
+                .registry
+                .get(name)
+                .ok_or_else(|| missing_stage("transform", name))?;
             let fail_open = t.settings.on_error == FailMode::Open;
             match t.lease().and_then(|mut l| l.transform_request(&req)) {
                 Ok(b) => req.body = b,
@@ -351,7 +377,10 @@ impl Gateway {
             }
         }
         for name in &snap.config.guardrails {
-            let g = snap.registry.get(name).ok_or_else(|| missing_stage("guardrail", name))?;
+            let g = snap
+                .registry
+                .get(name)
+                .ok_or_else(|| missing_stage("guardrail", name))?;
             let fail_open = g.settings.on_error == FailMode::Open;
             match g.lease().and_then(|mut l| l.check_request(&req)) {
                 Ok(types::Verdict::Allow) => {}
@@ -379,7 +408,8 @@ impl Gateway {
                     return Ok(json_response(status, local.body));
                 }
                 if req.stream {
-                    let chain = self.stream_chain(snap, lease, decoder.as_ref(), &req, client, true)?;
+                    let chain =
+                        self.stream_chain(snap, lease, decoder.as_ref(), &req, client, true)?;
                     return Ok(sse_response(EventStream::local(
                         local.events,
                         chain,
@@ -452,7 +482,10 @@ impl Gateway {
         mut body: Vec<u8>,
     ) -> Result<Vec<u8>, GatewayError> {
         for name in &snap.config.transforms {
-            let t = snap.registry.get(name).ok_or_else(|| missing_stage("transform", name))?;
+            let t = snap
+                .registry
+                .get(name)
+                .ok_or_else(|| missing_stage("transform", name))?;
             match t.lease().and_then(|mut l| l.transform_response(req, &body)) {
                 Ok(b) => body = b,
                 Err(e) if t.settings.on_error == FailMode::Open && e.is_fault() => {
@@ -462,7 +495,10 @@ impl Gateway {
             }
         }
         for name in &snap.config.guardrails {
-            let g = snap.registry.get(name).ok_or_else(|| missing_stage("guardrail", name))?;
+            let g = snap
+                .registry
+                .get(name)
+                .ok_or_else(|| missing_stage("guardrail", name))?;
             match g.lease().and_then(|mut l| l.check_response(req, &body)) {
                 Ok(types::Verdict::Allow) => {}
                 Ok(types::Verdict::Deny(message)) => {
@@ -502,20 +538,50 @@ impl Gateway {
         };
         let mut chain = Chain::default();
         if !local {
-            chain.push_stage(Stage::new(adapter, StreamStage::Adapter, req, body_dialect, false)?);
+            chain.push_stage(Stage::new(
+                adapter,
+                StreamStage::Adapter,
+                req,
+                body_dialect,
+                false,
+            )?);
         }
         for name in &snap.config.transforms {
-            let t = snap.registry.get(name).ok_or_else(|| missing_stage("transform", name))?;
+            let t = snap
+                .registry
+                .get(name)
+                .ok_or_else(|| missing_stage("transform", name))?;
             let open = t.settings.on_error == FailMode::Open;
-            chain.push_stage(Stage::new(t.lease()?, StreamStage::Transform, req, body_dialect, open)?);
+            chain.push_stage(Stage::new(
+                t.lease()?,
+                StreamStage::Transform,
+                req,
+                body_dialect,
+                open,
+            )?);
         }
         for name in &snap.config.guardrails {
-            let g = snap.registry.get(name).ok_or_else(|| missing_stage("guardrail", name))?;
+            let g = snap
+                .registry
+                .get(name)
+                .ok_or_else(|| missing_stage("guardrail", name))?;
             let open = g.settings.on_error == FailMode::Open;
-            chain.push_stage(Stage::new(g.lease()?, StreamStage::Guard, req, body_dialect, open)?);
+            chain.push_stage(Stage::new(
+                g.lease()?,
+                StreamStage::Guard,
+                req,
+                body_dialect,
+                open,
+            )?);
         }
         if let Some(dec) = decoder {
-            chain.push_stage(Stage::new(dec.lease()?, StreamStage::Ingress, req, client, false)?);
+            chain.push_stage(Stage::new(
+                dec.lease()?,
+                StreamStage::Ingress,
+                req,
+                client,
+                false,
+            )?);
         }
         Ok(chain)
     }
@@ -590,11 +656,11 @@ struct Peek<'a> {
     stream: Option<bool>,
 }
 
-async fn read_body(
-    body: Incoming,
-    headers: &HeaderMap,
-    limit: usize,
-) -> Result<Bytes, GatewayError> {
+async fn read_body<B>(body: B, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -658,7 +724,10 @@ pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body>
 fn sse_response(body: EventStream) -> Response<Body> {
     let mut resp = Response::new(body.boxed_unsync());
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }
@@ -696,10 +765,20 @@ struct Ingress {
 
 impl Ingress {
     fn openai() -> Self {
-        Ingress { dialect: Dialect::OpenAi, operation: Operation::Chat, model: None, stream: false }
+        Ingress {
+            dialect: Dialect::OpenAi,
+            operation: Operation::Chat,
+            model: None,
+            stream: false,
+        }
     }
     fn anthropic(operation: Operation) -> Self {
-        Ingress { dialect: Dialect::Anthropic, operation, model: None, stream: false }
+        Ingress {
+            dialect: Dialect::Anthropic,
+            operation,
+            model: None,
+            stream: false,
+        }
     }
 }
 
@@ -732,7 +811,10 @@ fn error_dialect(path: &str) -> Dialect {
 }
 
 /// A model name, or `name(suffix)` (a thinking level or budget), to a route.
-fn resolve_model<'r>(routes: &'r Routes, model: &str) -> Result<(&'r Route, Option<String>), GatewayError> {
+fn resolve_model<'r>(
+    routes: &'r Routes,
+    model: &str,
+) -> Result<(&'r Route, Option<String>), GatewayError> {
     if let Some(r) = routes.get(model) {
         return Ok((r, None));
     }
@@ -743,7 +825,9 @@ fn resolve_model<'r>(routes: &'r Routes, model: &str) -> Result<(&'r Route, Opti
         let suffix = model[open + 1..model.len() - 1].trim().to_string();
         return Ok((r, Some(suffix)));
     }
-    Err(GatewayError::ModelNotFound { model: model.to_string() })
+    Err(GatewayError::ModelNotFound {
+        model: model.to_string(),
+    })
 }
 
 /// The documented estimate for token counting when the provider has no
@@ -859,7 +943,7 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
 pub fn check_providers(config: &Config, registry: &Registry) -> Vec<String> {
     let mut problems = Vec::new();
     for (i, p) in config.providers.iter().enumerate() {
-        match registry.get(&p.plugin) {
+        match registry.iter_all().find(|x| x.info.name == p.plugin) {
             None => {
                 let known: Vec<_> = registry
                     .iter()

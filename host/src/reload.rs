@@ -64,6 +64,12 @@ pub fn load_plugins_incremental(
         .map(|p| (p.info.origin.as_str(), p))
         .collect();
     let mut registry = Registry::default();
+    // Roll-back targets survive reloads.
+    for p in old.iter_all() {
+        if let Some(prev) = old.previous(&p.info.name) {
+            registry.set_previous(prev.clone());
+        }
+    }
     let mut failures = Vec::new();
     let settings_for = |name: &str| config.plugins.settings_for(name);
 
@@ -111,9 +117,22 @@ pub fn load_plugins_incremental(
                 report
                     .loaded
                     .push(format!("{}@{} ({origin})", p.info.name, p.info.version));
+                // The version this one replaces becomes the roll-back target,
+                // unless it was itself taken out of service.
+                if let Some(old_current) = old.iter_all().find(|o| o.info.name == p.info.name)
+                    && !old_current.is_disabled()
+                {
+                    registry.set_previous(old_current.clone());
+                }
                 registry.insert(p);
             }
-            Err(e) => keep_previous(&mut registry, previous, &origin, &e.to_string(), &mut failures),
+            Err(e) => keep_previous(
+                &mut registry,
+                previous,
+                &origin,
+                &e.to_string(),
+                &mut failures,
+            ),
         }
     }
     (registry, failures)
@@ -187,9 +206,11 @@ impl Gateway {
             &old.registry,
             &mut report,
         );
-        report
-            .problems
-            .extend(failures.iter().map(|f| format!("plugin {}: {}", f.origin, f.reason)));
+        report.problems.extend(
+            failures
+                .iter()
+                .map(|f| format!("plugin {}: {}", f.origin, f.reason)),
+        );
         let broken = check_providers(&config, &registry);
         if !broken.is_empty() {
             report.problems.extend(broken.into_iter().map(|p| {
@@ -274,7 +295,11 @@ pub fn watch(gateway: Arc<Gateway>) -> Result<(), String> {
     Ok(())
 }
 
-fn rewatch(watcher: &mut notify::RecommendedWatcher, watching: &mut Vec<PathBuf>, want: Vec<PathBuf>) {
+fn rewatch(
+    watcher: &mut notify::RecommendedWatcher,
+    watching: &mut Vec<PathBuf>,
+    want: Vec<PathBuf>,
+) {
     for dir in watching.iter().filter(|d| !want.contains(d)) {
         let _ = watcher.unwatch(dir);
     }

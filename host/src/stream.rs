@@ -208,7 +208,11 @@ impl Chain {
     }
 
     /// One event from the upstream through every stage.
-    pub fn push(&mut self, ev: types::Event, out: &mut Vec<types::Event>) -> Result<(), GatewayError> {
+    pub fn push(
+        &mut self,
+        ev: types::Event,
+        out: &mut Vec<types::Event>,
+    ) -> Result<(), GatewayError> {
         self.run_from(0, vec![ev], out)
     }
 
@@ -259,11 +263,23 @@ impl EventStream {
         client: Dialect,
         idle: Duration,
     ) -> Self {
-        Self::new(Source::Upstream(upstream), framer, chain, provider, client, idle)
+        Self::new(
+            Source::Upstream(upstream),
+            framer,
+            chain,
+            provider,
+            client,
+            idle,
+        )
     }
 
     /// A stream of events a provider produced locally.
-    pub fn local(events: Vec<types::Event>, chain: Chain, provider: String, client: Dialect) -> Self {
+    pub fn local(
+        events: Vec<types::Event>,
+        chain: Chain,
+        provider: String,
+        client: Dialect,
+    ) -> Self {
         Self::new(
             Source::Local(events.into_iter()),
             Framer::sse(usize::MAX),

@@ -57,6 +57,40 @@ pub fn shared_cache_dir() -> PathBuf {
     PathBuf::from(env!("SLUICE_TEST_CACHE_DIR"))
 }
 
+/// `{plugins}` and `{cache}` in a test config.
+pub fn fill(yaml: &str, plugin_dir: &Path) -> String {
+    yaml.replace("{plugins}", &plugin_dir.display().to_string())
+        .replace("{cache}", &shared_cache_dir().display().to_string())
+}
+
+/// The same component with a custom section appended: a different file
+/// (different sha256) that behaves the same.
+pub fn variant_of(wasm: &[u8], tag: &str) -> Vec<u8> {
+    let name = b"sluice-test";
+    let payload = tag.as_bytes();
+    let mut body = Vec::new();
+    leb128(&mut body, name.len() as u64);
+    body.extend_from_slice(name);
+    body.extend_from_slice(payload);
+    let mut out = wasm.to_vec();
+    out.push(0); // custom section
+    leb128(&mut out, body.len() as u64);
+    out.extend_from_slice(&body);
+    out
+}
+
+fn leb128(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// A gateway running in this process on a loopback port.
 pub struct TestGateway {
     pub addr: SocketAddr,
@@ -76,12 +110,32 @@ impl TestGateway {
         for p in plugins {
             std::fs::copy(plugin_path(p), pdir.join(format!("{p}.wasm"))).unwrap();
         }
-        let text = yaml
-            .replace("{plugins}", &pdir.display().to_string())
-            .replace("{cache}", &shared_cache_dir().display().to_string());
+        let text = fill(yaml, &pdir);
         let config = sluice::config::Config::parse(&text, "test.yaml", dir.path(), &|_| None)
             .unwrap_or_else(|e| panic!("test config is invalid: {e}"));
         Self::start_with(config, dir).await
+    }
+
+    /// Like [`start`](Self::start), but the config is written to
+    /// `config.yaml` in the gateway's directory and loaded from there, so
+    /// reloads re-read it. Returns the gateway and the config file's path.
+    pub async fn start_file(yaml: &str, plugins: &[&str]) -> (TestGateway, PathBuf) {
+        let dir = TempDir::new("gwf");
+        let pdir = dir.path().join("plugins");
+        std::fs::create_dir_all(&pdir).unwrap();
+        for p in plugins {
+            std::fs::copy(plugin_path(p), pdir.join(format!("{p}.wasm"))).unwrap();
+        }
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, fill(yaml, &pdir)).unwrap();
+        let config = sluice::config::Config::load(&path)
+            .unwrap_or_else(|e| panic!("test config is invalid: {e}"));
+        (Self::start_with(config, dir).await, path)
+    }
+
+    /// The plugin directory of a gateway started with `start`/`start_file`.
+    pub fn plugin_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
     }
 
     pub async fn start_with(config: sluice::config::Config, dir: TempDir) -> TestGateway {

@@ -518,8 +518,16 @@ async fn a_plugin_writing_to_stdout_and_stderr_is_served_normally() {
     let up = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
     let gw = gateway(&up).await;
     for _ in 0..3 {
-        let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("f-stdio", false)).await;
+        let got = post(
+            &gw.url("/v1/chat/completions"),
+            KEY,
+            &chat("f-stdio", false),
+        )
+        .await;
         assert_eq!(got.status, 200, "{}", got.text());
-        assert_eq!(got.json()["choices"][0]["message"]["content"], "ok from faults");
+        assert_eq!(
+            got.json()["choices"][0]["message"]["content"],
+            "ok from faults"
+        );
     }
 }

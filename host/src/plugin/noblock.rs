@@ -60,10 +60,9 @@ impl HasData for NoBlockIo {
 /// linker that already has wasmtime-wasi's synchronous WASI.
 pub fn shadow_io(linker: &mut wasmtime::component::Linker<StoreState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let r = poll::add_to_linker::<StoreState, NoBlockIo>(linker, |s| NoBlock(s.table()))
-        .and_then(|()| {
-            streams::add_to_linker::<StoreState, NoBlockIo>(linker, |s| NoBlock(s.table()))
-        });
+    let r = poll::add_to_linker::<StoreState, NoBlockIo>(linker, |s| NoBlock(s.table())).and_then(
+        |()| streams::add_to_linker::<StoreState, NoBlockIo>(linker, |s| NoBlock(s.table())),
+    );
     linker.allow_shadowing(false);
     r
 }
@@ -116,7 +115,10 @@ impl streams::HostOutputStream for NoBlock<'_> {
     ) -> StreamResult<()> {
         once_stream(AsyncOut::blocking_write_zeroes_and_flush(self.0, s, len))
     }
-    fn subscribe(&mut self, s: Resource<DynOutputStream>) -> wasmtime::Result<Resource<DynPollable>> {
+    fn subscribe(
+        &mut self,
+        s: Resource<DynOutputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
         streams::HostOutputStream::subscribe(self.0, s)
     }
     fn write_zeroes(&mut self, s: Resource<DynOutputStream>, len: u64) -> StreamResult<()> {
@@ -162,7 +164,10 @@ impl streams::HostInputStream for NoBlock<'_> {
     fn blocking_skip(&mut self, s: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
         once_stream(AsyncIn::blocking_skip(self.0, s, len))
     }
-    fn subscribe(&mut self, s: Resource<DynInputStream>) -> wasmtime::Result<Resource<DynPollable>> {
+    fn subscribe(
+        &mut self,
+        s: Resource<DynInputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
         streams::HostInputStream::subscribe(self.0, s)
     }
 }

@@ -10,6 +10,9 @@ use super::{Kind, PluginVersion};
 #[derive(Default, Clone, Debug)]
 pub struct Registry {
     by_name: BTreeMap<String, Arc<PluginVersion>>,
+    /// The version each name had before its current one: what serves again
+    /// if the current version is taken out of service after repeated traps.
+    previous: BTreeMap<String, Arc<PluginVersion>>,
 }
 
 impl Registry {
@@ -19,8 +22,30 @@ impl Registry {
         self.by_name.insert(plugin.info.name.clone(), plugin)
     }
 
+    /// Remember `old` as the version to roll back to for its name.
+    pub fn set_previous(&mut self, old: Arc<PluginVersion>) {
+        self.previous.insert(old.info.name.clone(), old);
+    }
+
+    /// The version to roll back to for `name`, if any.
+    pub fn previous(&self, name: &str) -> Option<&Arc<PluginVersion>> {
+        self.previous.get(name)
+    }
+
+    /// The serving version of a plugin: the current one, or the previous
+    /// one if the current was taken out of service after repeated traps.
     pub fn get(&self, name: &str) -> Option<&Arc<PluginVersion>> {
-        self.by_name.get(name)
+        let current = self.by_name.get(name)?;
+        if !current.is_disabled() {
+            return Some(current);
+        }
+        self.previous.get(name).filter(|p| !p.is_disabled())
+    }
+
+    /// Whether `name` is loaded but out of service (repeated traps, nothing
+    /// to roll back to).
+    pub fn is_out_of_service(&self, name: &str) -> bool {
+        self.by_name.contains_key(name) && self.get(name).is_none()
     }
 
     /// A provider plugin by name.
@@ -30,18 +55,25 @@ impl Registry {
 
     /// The plugin that serves clients speaking `dialect`.
     pub fn ingress(&self, dialect: &str) -> Option<&Arc<PluginVersion>> {
-        self.by_name
+        let name = self
+            .by_name
             .values()
-            .find(|p| p.info.dialect == dialect && p.has_ingress())
+            .find(|p| p.info.dialect == dialect && p.has_ingress())?
+            .info
+            .name
+            .clone();
+        self.get(&name)
     }
 
-    /// Every version held, including ones taken out of service.
+    /// The current version of every plugin, including ones taken out of
+    /// service (not the previous versions kept for roll-back).
     pub fn iter_all(&self) -> impl Iterator<Item = &Arc<PluginVersion>> {
         self.by_name.values()
     }
 
+    /// The serving version of every plugin.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<PluginVersion>> {
-        self.by_name.values()
+        self.by_name.keys().filter_map(|n| self.get(n))
     }
 
     pub fn len(&self) -> usize {

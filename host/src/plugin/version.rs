@@ -95,6 +95,10 @@ pub struct Stats {
     pub calls: AtomicU64,
     pub traps: AtomicU64,
     pub instances_created: AtomicU64,
+    /// When recent traps happened (for `max-traps` in `trap-window`).
+    recent_traps: Mutex<std::collections::VecDeque<std::time::Instant>>,
+    /// Set once the version was taken out of service after repeated traps.
+    disabled: std::sync::atomic::AtomicBool,
 }
 
 /// One plugin version, live or being validated.
@@ -277,7 +281,7 @@ fn call<R>(
     version.stats.calls.fetch_add(1, Ordering::Relaxed);
     warm.store.set_epoch_deadline(version.deadline_ticks);
     f(&mut warm.store, &warm.exports).map_err(|err| {
-        version.stats.traps.fetch_add(1, Ordering::Relaxed);
+        version.record_trap();
         let plugin = version.info.name.clone();
         let e = if warm.store.data().limiter.hit_limit {
             CallError::Memory {
@@ -366,7 +370,45 @@ impl PluginVersion {
 
     /// `active`, or `disabled` once taken out of service after repeated traps.
     pub fn state(&self) -> &'static str {
-        "active"
+        if self.is_disabled() {
+            "disabled"
+        } else {
+            "active"
+        }
+    }
+
+    /// Whether this version was taken out of service after repeated traps.
+    pub fn is_disabled(&self) -> bool {
+        self.stats.disabled.load(Ordering::Relaxed)
+    }
+
+    /// Count a trap; past `max-traps` within `trap-window` the version is
+    /// taken out of service (the registry then serves the previous good
+    /// version of the plugin, if there is one).
+    fn record_trap(&self) {
+        self.stats.traps.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::Instant::now();
+        let mut recent = self
+            .stats
+            .recent_traps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        recent.push_back(now);
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.settings.trap_window)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= self.settings.max_traps as usize
+            && !self.stats.disabled.swap(true, Ordering::Relaxed)
+        {
+            tracing::error!(plugin = %self.shared.label, origin = %self.info.origin,
+                traps = recent.len(), window_s = self.settings.trap_window.as_secs_f64(),
+                "plugin version taken out of service after repeated traps; the previous good \
+                 version serves if there is one. Fix the plugin and replace the file \
+                 (or raise plugins.settings.{}.max-traps)", self.info.name);
+        }
     }
 
     /// Whether this plugin serves clients of its dialect (world `dialect`).
@@ -490,7 +532,9 @@ impl Lease {
         resp: &types::UpstreamResponse,
     ) -> Result<Vec<u8>, CallError> {
         self.invoke("map-response", ADAPTER, |s, x| {
-            x.adapter.as_ref().map(|a| a.call_map_response(s, req, resp))
+            x.adapter
+                .as_ref()
+                .map(|a| a.call_map_response(s, req, resp))
         })
     }
 
@@ -589,7 +633,9 @@ impl Lease {
         body: &[u8],
     ) -> Result<Vec<u8>, CallError> {
         self.invoke("encode-response", INGRESS, |s, x| {
-            x.ingress.as_ref().map(|a| a.call_encode_response(s, req, body))
+            x.ingress
+                .as_ref()
+                .map(|a| a.call_encode_response(s, req, body))
         })
     }
 
@@ -629,12 +675,18 @@ impl Lease {
         body: &[u8],
     ) -> Result<types::Verdict, CallError> {
         self.invoke("check-response", GUARD, |s, x| {
-            x.guard.as_ref().map(|a| a.call_check_response(s, req, body))
+            x.guard
+                .as_ref()
+                .map(|a| a.call_check_response(s, req, body))
         })
     }
 
     /// `stream-guard.check-text`.
-    pub fn check_text(&mut self, res: ResourceAny, text: &str) -> Result<types::Verdict, CallError> {
+    pub fn check_text(
+        &mut self,
+        res: ResourceAny,
+        text: &str,
+    ) -> Result<types::Verdict, CallError> {
         self.invoke("check-text", GUARD, |s, x| {
             x.guard
                 .as_ref()
@@ -645,7 +697,9 @@ impl Lease {
     /// `stream-guard.finish`.
     pub fn check_finish(&mut self, res: ResourceAny) -> Result<types::Verdict, CallError> {
         self.invoke("stream-guard finish", GUARD, |s, x| {
-            x.guard.as_ref().map(|a| a.stream_guard().call_finish(s, res))
+            x.guard
+                .as_ref()
+                .map(|a| a.stream_guard().call_finish(s, res))
         })
     }
 

@@ -15,6 +15,10 @@
 //! | `forward`     | forwards like `openai` (events pass through, `[DONE]` dropped)   |
 //! | anything else | plugin-error 404 `model_not_found`                               |
 //!
+//! With `{"stamp": "S"}` in its config, every answer's `id` (and every
+//! forwarded stream chunk's `id`) is `chatcmpl-faults-S`, so reload tests can
+//! tell which version produced a response.
+//!
 //! Config: anything, except that `validate-config` rejects a config with
 //! `"reject": true` (e.g. `{"reject": true}`) with `faults: config says
 //! reject`.
@@ -89,14 +93,23 @@ impl Adapter for Faults {
 }
 
 /// Answers locally with a small valid chat completion (or stream).
+/// `chatcmpl-faults-STAMP` when the config has a `stamp`.
+fn stamped_id() -> Option<String> {
+    sluice_sdk::config::get::<serde_json::Value>()
+        .ok()
+        .and_then(|v| v.get("stamp").and_then(|s| s.as_str().map(str::to_owned)))
+        .map(|s| format!("chatcmpl-faults-{s}"))
+}
+
 fn ok(req: &Request) -> Result<Prepared, PluginError> {
-    const ID: &str = "chatcmpl-faults-ok";
+    let id = stamped_id().unwrap_or_else(|| "chatcmpl-faults-ok".to_owned());
+    let id = id.as_str();
     let model = req.requested_model.as_str();
     let local = if req.stream {
         let events = [
-            ChatChunk::new(ID, 0, model, Delta::role("assistant"), None),
-            ChatChunk::new(ID, 0, model, Delta::content("ok"), None),
-            ChatChunk::new(ID, 0, model, Delta::default(), Some("stop")),
+            ChatChunk::new(id, 0, model, Delta::role("assistant"), None),
+            ChatChunk::new(id, 0, model, Delta::content("ok"), None),
+            ChatChunk::new(id, 0, model, Delta::default(), Some("stop")),
         ]
         .iter()
         .map(ChatChunk::to_event)
@@ -108,7 +121,7 @@ fn ok(req: &Request) -> Result<Prepared, PluginError> {
         }
     } else {
         let resp = ChatResponse::single(
-            ID,
+            id,
             0,
             model,
             "ok from faults",
@@ -166,6 +179,7 @@ fn hog() -> ! {
 struct Mapper {
     trap_on_third: bool,
     seen: Cell<u32>,
+    id: Option<String>,
 }
 
 impl StreamMapper for Mapper {
@@ -173,6 +187,7 @@ impl StreamMapper for Mapper {
         Mapper {
             trap_on_third: req.model == "stream-trap",
             seen: Cell::new(0),
+            id: stamped_id(),
         }
     }
 
@@ -182,7 +197,18 @@ impl StreamMapper for Mapper {
         if self.trap_on_third && seen == 3 {
             panic!("faults: deliberate trap on stream event 3");
         }
-        Ok(openai::pass_through_event(ev))
+        let mut out = openai::pass_through_event(ev);
+        if let Some(id) = &self.id {
+            for e in &mut out {
+                if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&e.data)
+                    && v.get("id").is_some()
+                {
+                    v["id"] = serde_json::Value::String(id.clone());
+                    e.data = v.to_string();
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn finish(&self) -> Result<Vec<Event>, PluginError> {

@@ -1,0 +1,76 @@
+//! `@NAME@`: a sluice transform plugin (world `transform`), written with the
+//! sluice Rust SDK.
+//!
+//! It passes requests, responses and stream events through unchanged and
+//! logs each request. Rewrite the hub (OpenAI chat) JSON in
+//! `transform_request` / `transform_response` / `transform_event` to make it
+//! do something.
+//!
+//! Config (`plugins.settings.@NAME@.config`): `{}`.
+
+use serde::Deserialize;
+use sluice_sdk::prelude::*;
+use sluice_sdk::{config, log};
+
+/// The plugin's config (no keys yet).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {}
+
+struct @TYPE@;
+
+impl Plugin for @TYPE@ {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "@NAME@".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind: PluginKind::Transform,
+            description: "@DESCRIPTION@".into(),
+            dialect: String::new(),
+            stream_format: StreamFormat::Sse,
+        }
+    }
+
+    fn validate_config(config: String) -> Result<(), String> {
+        config::parse::<Config>(&config)
+            .map(|_| ())
+            .map_err(|e| format!("@NAME@: {e}; accepted: {{}}"))
+    }
+}
+
+impl Transformer for @TYPE@ {
+    type StreamTransformer = PassThrough;
+
+    fn transform_request(req: Request) -> Result<Vec<u8>, PluginError> {
+        log::info(&format!(
+            "request for model {} ({} bytes, stream: {})",
+            req.requested_model,
+            req.body.len(),
+            req.stream
+        ));
+        Ok(req.body)
+    }
+
+    fn transform_response(_req: Request, body: Vec<u8>) -> Result<Vec<u8>, PluginError> {
+        Ok(body)
+    }
+}
+
+/// Per-stream state: events pass through unchanged.
+struct PassThrough;
+
+impl StreamTransformer for PassThrough {
+    fn new(_req: Request) -> Self {
+        PassThrough
+    }
+
+    fn transform_event(&self, ev: Event) -> Result<Vec<Event>, PluginError> {
+        Ok(vec![ev])
+    }
+
+    fn finish(&self) -> Result<Vec<Event>, PluginError> {
+        Ok(Vec::new())
+    }
+}
+
+sluice_sdk::export_transform!(@TYPE@);
