@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod inspect;
 pub mod management;
+pub mod metrics;
 pub mod pipeline;
 pub mod plugin;
 pub mod reload;

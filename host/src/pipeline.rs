@@ -79,6 +79,8 @@ pub struct Gateway {
     pub(crate) reload_lock: std::sync::Mutex<()>,
     last_reload: std::sync::Mutex<Option<crate::reload::ReloadReport>>,
     pub(crate) lockouts: crate::management::Lockouts,
+    /// Request and reload counters for `GET /metrics`.
+    pub metrics: crate::metrics::Metrics,
     pub engine: Arc<PluginEngine>,
     linker: Linker<StoreState>,
     upstream: Upstream,
@@ -128,6 +130,7 @@ impl Gateway {
             reload_lock: Default::default(),
             last_reload: Default::default(),
             lockouts: Default::default(),
+            metrics: Default::default(),
             live: ArcSwap::from_pointee(snapshot),
             engine,
             linker,
@@ -159,6 +162,13 @@ impl Gateway {
     }
 
     pub(crate) fn record_reload(&self, report: crate::reload::ReloadReport) {
+        let load_failures = report
+            .problems
+            .iter()
+            .filter(|p| p.starts_with("plugin "))
+            .count();
+        self.metrics
+            .reload(report.applied, report.problems.len(), load_failures);
         *self.last_reload.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
     }
 
@@ -226,6 +236,16 @@ impl Gateway {
             },
             (&Method::GET, "/v1/models" | "/models") => self.models(&snap, req.headers()),
             (&Method::GET | &Method::HEAD, "/health" | "/healthz") => Ok(self.health(&snap)),
+            (&Method::GET, "/metrics") => {
+                let mut r = Response::new(full(self.metrics.render(&snap.registry)));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                Ok(r)
+            }
             (_, "/v1/chat/completions" | "/chat/completions" | "/v1/messages") => {
                 Err(GatewayError::MethodNotAllowed {
                     method: method.to_string(),
@@ -253,8 +273,14 @@ impl Gateway {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-request-id", v);
         }
+        let elapsed = started.elapsed();
+        self.metrics.request(
+            route_label(&path),
+            resp.status().as_u16(),
+            elapsed.as_secs_f64(),
+        );
         tracing::debug!(%method, %path, status = resp.status().as_u16(), request_id,
-            micros = started.elapsed().as_micros() as u64, "request");
+            micros = elapsed.as_micros() as u64, "request");
         resp
     }
 
@@ -797,6 +823,21 @@ fn gemini_route(path: &str) -> Option<Ingress> {
         model: Some(model.to_string()),
         stream,
     })
+}
+
+/// The `route` label of a path (a fixed set, so label cardinality stays bounded).
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/v1/chat/completions" | "/chat/completions" => "chat_completions",
+        "/v1/messages" => "messages",
+        "/v1/messages/count_tokens" => "count_tokens",
+        "/v1/models" | "/models" => "models",
+        "/health" | "/healthz" => "health",
+        "/metrics" => "metrics",
+        p if p.starts_with("/v1beta/models/") => "gemini",
+        p if p.starts_with("/v0/management/") => "management",
+        _ => "other",
+    }
 }
 
 /// The error shape for a path.

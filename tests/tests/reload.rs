@@ -298,6 +298,22 @@ async fn repeated_traps_take_a_version_out_and_roll_back_to_the_previous_one() {
         .unwrap();
     assert_eq!(faults["state"], "disabled");
     assert!(faults["traps"].as_u64().unwrap() >= 3);
+    // The same is in the metrics.
+    let metrics = get(&gw.url("/metrics"), None).await.text();
+    assert!(
+        metrics.contains(
+            r#"sluice_plugin_traps_total{plugin="faults",version="0.1.0",state="disabled"} 3"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"sluice_reloads_total{result="applied"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"sluice_requests_total{route="chat_completions",status="502"} 3"#),
+        "{metrics}"
+    );
 }
 
 async fn mgmt(
