@@ -1,6 +1,7 @@
 //! Client authentication: API keys from `api-keys` in the config.
 //!
-//! A key is accepted from `Authorization: Bearer KEY` or `x-api-key: KEY`.
+//! A key is accepted from `Authorization: Bearer KEY`, `x-api-key: KEY`, or
+//! (for Gemini clients) `x-goog-api-key: KEY` or the `key` query parameter.
 //! Keys are compared as SHA-256 digests in constant time, so neither the
 //! key's content nor its length leaks through timing; a key is never logged
 //! or echoed.
@@ -50,7 +51,22 @@ impl Auth {
         if self.digests.is_empty() {
             return Some(Caller::Anonymous);
         }
-        let presented = presented_key(headers)?;
+        self.check_key(presented_key(headers)?)
+    }
+
+    /// Check a key given in a URL query (`?key=KEY`, as Gemini clients send it).
+    pub fn check_query(&self, query: Option<&str>) -> Option<Caller> {
+        if self.digests.is_empty() {
+            return Some(Caller::Anonymous);
+        }
+        let key = query?
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("key="))
+            .filter(|k| !k.is_empty())?;
+        self.check_key(key.as_bytes())
+    }
+
+    fn check_key(&self, presented: &[u8]) -> Option<Caller> {
         let digest: [u8; 32] = Sha256::digest(presented).into();
         // Compare against every key, without stopping early.
         let mut found = None;
@@ -74,10 +90,12 @@ fn presented_key(headers: &HeaderMap) -> Option<&[u8]> {
             }
         }
     }
-    headers
-        .get("x-api-key")
-        .map(|v| v.as_bytes().trim_ascii())
-        .filter(|k| !k.is_empty())
+    ["x-api-key", "x-goog-api-key"].iter().find_map(|name| {
+        headers
+            .get(*name)
+            .map(|v| v.as_bytes().trim_ascii())
+            .filter(|k| !k.is_empty())
+    })
 }
 
 #[cfg(test)]

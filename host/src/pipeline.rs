@@ -296,10 +296,19 @@ impl Gateway {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        if snap.auth.check(req.headers()).is_none() {
+        let client = ingress.dialect;
+        if snap.auth.check(req.headers()).is_none()
+            && !(client == Dialect::Gemini && snap.auth.check_query(req.uri().query()).is_some())
+        {
             return Err(GatewayError::Unauthorized);
         }
-        let client = ingress.dialect;
+        // Token counting carries no conversation to transform or check.
+        let (transforms, guardrails): (&[String], &[String]) =
+            if ingress.operation == Operation::CountTokens {
+                (&[], &[])
+            } else {
+                (&snap.config.transforms, &snap.config.guardrails)
+            };
         let (parts, body) = req.into_parts();
         let body = read_body(body, &parts.headers, snap.config.limits.max_request_body).await?;
         let (model, stream) = match &ingress.model {
@@ -388,7 +397,7 @@ impl Gateway {
         };
 
         // Transforms, then guardrails, on the request.
-        for name in &snap.config.transforms {
+        for name in transforms {
             let t = snap
                 .registry
                 .get(name)
@@ -425,8 +434,9 @@ impl Gateway {
         }
 
         // The provider adapter.
-        let mut lease = plugin.lease()?;
-        let prepared = lease.prepare(&req, &provider.target())?;
+        // The instance goes back to the pool while the upstream works: a
+        // slow upstream must not hold plugin instances.
+        let prepared = plugin.lease()?.prepare(&req, &provider.target())?;
         let up = match prepared {
             types::Prepared::Respond(local) => {
                 let status = StatusCode::from_u16(local.status).unwrap_or(StatusCode::OK);
@@ -434,8 +444,7 @@ impl Gateway {
                     return Ok(json_response(status, local.body));
                 }
                 if req.stream {
-                    let chain =
-                        self.stream_chain(snap, lease, decoder.as_ref(), &req, client, true)?;
+                    let chain = self.stream_chain(snap, None, decoder.as_ref(), &req, client)?;
                     return Ok(sse_response(EventStream::local(
                         local.events,
                         chain,
@@ -443,7 +452,13 @@ impl Gateway {
                         client,
                     )));
                 }
-                let out = self.finish_body(snap, decoder.as_ref(), &req, local.body)?;
+                let out = self.finish_body(
+                    snap,
+                    (transforms, guardrails),
+                    decoder.as_ref(),
+                    &req,
+                    local.body,
+                )?;
                 return Ok(json_response(StatusCode::OK, out));
             }
             types::Prepared::Forward(up) => up,
@@ -473,7 +488,8 @@ impl Gateway {
                 StreamFormat::Sse => Framer::sse(max),
                 StreamFormat::Ndjson => Framer::ndjson(max),
             };
-            let chain = self.stream_chain(snap, lease, decoder.as_ref(), &req, client, false)?;
+            let chain =
+                self.stream_chain(snap, Some(plugin.lease()?), decoder.as_ref(), &req, client)?;
             return Ok(sse_response(EventStream::upstream(
                 body,
                 framer,
@@ -492,9 +508,8 @@ impl Gateway {
             headers: plugin_headers(&parts.headers),
             body: bytes.to_vec(),
         };
-        let hub = lease.map_response(&req, &upstream_resp)?;
-        drop(lease);
-        let out = self.finish_body(snap, decoder.as_ref(), &req, hub)?;
+        let hub = plugin.lease()?.map_response(&req, &upstream_resp)?;
+        let out = self.finish_body(snap, (transforms, guardrails), decoder.as_ref(), &req, hub)?;
         Ok(json_response(StatusCode::OK, out))
     }
 
@@ -503,11 +518,12 @@ impl Gateway {
     fn finish_body(
         &self,
         snap: &Snapshot,
+        (transforms, guardrails): (&[String], &[String]),
         decoder: Option<&Arc<PluginVersion>>,
         req: &types::Request,
         mut body: Vec<u8>,
     ) -> Result<Vec<u8>, GatewayError> {
-        for name in &snap.config.transforms {
+        for name in transforms {
             let t = snap
                 .registry
                 .get(name)
@@ -520,7 +536,7 @@ impl Gateway {
                 Err(e) => return Err(e.into()),
             }
         }
-        for name in &snap.config.guardrails {
+        for name in guardrails {
             let g = snap
                 .registry
                 .get(name)
@@ -546,16 +562,16 @@ impl Gateway {
         Ok(body)
     }
 
-    /// The per-stream stages: adapter mapper (unless the events are already
-    /// hub chunks from a local answer), transforms, guards, client encoder.
+    /// The per-stream stages: the adapter's mapper (`None` when the events
+    /// are already hub chunks from a local answer), transforms, guards, and
+    /// the client's encoder.
     fn stream_chain(
         &self,
         snap: &Snapshot,
-        adapter: Lease,
+        adapter: Option<Lease>,
         decoder: Option<&Arc<PluginVersion>>,
         req: &types::Request,
         client: Dialect,
-        local: bool,
     ) -> Result<Chain, GatewayError> {
         let body_dialect = match req.body_dialect.as_str() {
             "anthropic" => Dialect::Anthropic,
@@ -563,7 +579,7 @@ impl Gateway {
             _ => Dialect::OpenAi,
         };
         let mut chain = Chain::default();
-        if !local {
+        if let Some(adapter) = adapter {
             chain.push_stage(Stage::new(
                 adapter,
                 StreamStage::Adapter,
