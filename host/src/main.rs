@@ -213,6 +213,7 @@ fn check(path: &Path) -> ExitCode {
         .map(|f| format!("plugins: {}: {}", f.origin, f.reason))
         .collect();
     problems.extend(check_providers(&config, &registry));
+    problems.extend(sluice::pipeline::check_stages(&config, &registry));
     if problems.is_empty() {
         println!(
             "{}: OK ({} provider(s), {} plugin(s): {})",

@@ -106,12 +106,19 @@ impl Gateway {
             problems: vec![e.to_string()],
         })?;
         let (registry, failures) = load_plugins(&config, &engine, &linker);
-        let mut problems: Vec<String> = failures
+        // A plugin file that fails to load is reported but does not stop the
+        // gateway, unless something the config uses is missing because of it.
+        let failed: Vec<String> = failures
             .iter()
             .map(|f| format!("plugin {}: {}", f.origin, f.reason))
             .collect();
-        problems.extend(check_providers(&config, &registry));
+        for f in &failed {
+            tracing::error!("{f}; it is not loaded (`sluice check` lists every problem)");
+        }
+        let mut problems = check_providers(&config, &registry);
+        problems.extend(check_stages(&config, &registry));
         if !problems.is_empty() {
+            problems.extend(failed);
             return Err(StartError { problems });
         }
         let upstream = Upstream::new(&config.timeouts);
@@ -994,6 +1001,32 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// Every transform and guardrail the config names must be loaded, with the
+/// right kind.
+pub fn check_stages(config: &Config, registry: &Registry) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (key, kind, names) in [
+        ("transforms", Kind::Transform, &config.transforms),
+        ("guardrails", Kind::Guardrail, &config.guardrails),
+    ] {
+        for (i, name) in names.iter().enumerate() {
+            match registry.iter_all().find(|p| &p.info.name == name) {
+                None => problems.push(format!(
+                    "{key}[{i}]: no plugin named {name:?} is loaded; put its .wasm in plugins.dir \
+                     or remove it from {key}"
+                )),
+                Some(p) if p.info.kind != kind => problems.push(format!(
+                    "{key}[{i}]: plugin {name:?} is a {} plugin, not a {}",
+                    p.info.kind.as_str(),
+                    kind.as_str()
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    problems
 }
 
 /// Every provider must name a loaded provider plugin.

@@ -211,7 +211,8 @@ impl Gateway {
                 .iter()
                 .map(|f| format!("plugin {}: {}", f.origin, f.reason)),
         );
-        let broken = check_providers(&config, &registry);
+        let mut broken = check_providers(&config, &registry);
+        broken.extend(crate::pipeline::check_stages(&config, &registry));
         if !broken.is_empty() {
             report.problems.extend(broken.into_iter().map(|p| {
                 format!("{p} — nothing was applied; the running config and plugins stay")
