@@ -1,10 +1,18 @@
 //! Builds the plugins in `plugins/` for wasm32-wasip2 and embeds the
-//! built-in ones (`mock`, `openai`) in the binary, so `sluice serve` works
+//! built-in ones (providers `mock`, `openai`, `anthropic`, `gemini`; transforms
+//! `tool-result-normalizer`, `thinking-translator`) in the binary, so `sluice serve` works
 //! with no plugin directory at all.
 
 include!("../build-support/plugins.rs");
 
-const BUILTIN: &[&str] = &["mock", "openai"];
+const BUILTIN: &[&str] = &[
+    "mock",
+    "openai",
+    "anthropic",
+    "gemini",
+    "tool_result_normalizer",
+    "thinking_translator",
+];
 
 fn main() {
     let manifest = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

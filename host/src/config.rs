@@ -103,7 +103,7 @@ pub struct Config {
 }
 
 /// Transforms on by default (`transforms:` absent). Each is a built-in.
-pub const DEFAULT_TRANSFORMS: &[&str] = &[];
+pub const DEFAULT_TRANSFORMS: &[&str] = &["tool-result-normalizer", "thinking-translator"];
 
 /// The `remote-management` section.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

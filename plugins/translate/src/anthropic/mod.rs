@@ -1,0 +1,239 @@
+//! The Anthropic Messages dialect: types, conversions, and what the
+//! `anthropic` plugin does for each call of the `dialect` world.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod types;
+
+use serde::Deserialize;
+use serde_json::Value;
+use sluice_sdk::hub::{ChatRequest, ChatResponse};
+use sluice_sdk::{Event, PluginError, Request, Target, UpstreamRequest, error, header, json};
+
+pub use request::{anthropic_to_hub, hub_to_anthropic};
+pub use response::{response_from_hub, response_to_hub, usage_from_hub, usage_to_hub};
+pub use stream::{AnthropicToHub, HubToAnthropic};
+pub use types::{MessagesRequest, MessagesResponse};
+
+use crate::common::{self, Ctx, DEFAULT_MAX_TOKENS, prompt_chars_of};
+use crate::dialect::{ANTHROPIC, OPENAI};
+
+/// The `anthropic-version` sent when the client sent none.
+pub const DEFAULT_VERSION: &str = "2023-06-01";
+
+/// The `anthropic` plugin's config.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// `max_tokens` for hub requests that set none (Anthropic requires it).
+    #[serde(default = "default_max_tokens")]
+    pub default_max_tokens: u64,
+}
+
+fn default_max_tokens() -> u64 {
+    DEFAULT_MAX_TOKENS
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_max_tokens: DEFAULT_MAX_TOKENS,
+        }
+    }
+}
+
+/// Parses and checks the plugin config.
+pub fn parse_config(raw: &str) -> Result<Config, String> {
+    let c: Config = sluice_sdk::config::parse(raw)
+        .map_err(|e| format!("anthropic: {e}; accepted keys: `default-max-tokens` (a positive integer, default {DEFAULT_MAX_TOKENS})"))?;
+    if c.default_max_tokens == 0 {
+        return Err("anthropic: `default-max-tokens` must be at least 1".into());
+    }
+    Ok(c)
+}
+
+/// Fields `/v1/messages/count_tokens` does not accept.
+const NOT_FOR_COUNT_TOKENS: &[&str] = &[
+    "max_tokens",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "metadata",
+    "service_tier",
+];
+
+/// Builds the upstream request (`adapter.prepare`).
+///
+/// * Path `/messages`, or `/messages/count_tokens` when the metadata
+///   `operation` is `count-tokens` (the host appends it to `base-url`, which
+///   includes `/v1`).
+/// * Body: when `body-dialect` is `anthropic`, the client's body with only
+///   the top-level `model` rewritten; when it is the hub, the translation
+///   ([`hub_to_anthropic`], after the default thinking translation of
+///   [`crate::thinking::prepare_hub_for`]).
+/// * Headers: `x-api-key` (when the key is set), `anthropic-version` (the
+///   client's, else [`DEFAULT_VERSION`]), the client's `anthropic-beta`, then
+///   the target's configured headers.
+pub fn prepare(
+    req: &Request,
+    target: &Target,
+    config: &Config,
+    created: u64,
+) -> Result<UpstreamRequest, PluginError> {
+    if target.base_url.is_empty() {
+        return Err(error::misconfigured(format!(
+            "set `base-url` for provider `{}` (for example `https://api.anthropic.com/v1`); \
+             `/messages` is appended to it",
+            target.provider
+        )));
+    }
+    let mut ctx = Ctx::from_request(req, created);
+    ctx.default_max_tokens = config.default_max_tokens;
+    let count = ctx.is_count_tokens();
+    let body = match req.body_dialect.as_str() {
+        ANTHROPIC => {
+            if req.model.is_empty() {
+                req.body.clone()
+            } else {
+                json::rewrite_model(&req.body, &req.model)?
+            }
+        }
+        OPENAI => {
+            let mut v: Value = json::parse(&req.body)?;
+            crate::thinking::prepare_hub_for(&mut v, ANTHROPIC);
+            let hub: ChatRequest = serde_json::from_value(v)
+                .map_err(|e| error::bad_request(format!("invalid request body: {e}")))?;
+            let out = hub_to_anthropic(hub, &ctx)?;
+            let mut v = serde_json::to_value(&out).map_err(|e| error::internal(e.to_string()))?;
+            if count && let Value::Object(o) = &mut v {
+                for k in NOT_FOR_COUNT_TOKENS {
+                    o.remove(*k);
+                }
+            }
+            json::to_vec(&v)?
+        }
+        other => {
+            return Err(error::bad_request(format!(
+                "the anthropic plugin cannot translate a `{other}` body; expected `openai` (the hub) or `anthropic`"
+            )));
+        }
+    };
+    let mut headers = vec![
+        header("content-type", "application/json"),
+        header(
+            "accept",
+            if req.stream && !count {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+        ),
+    ];
+    if !target.api_key.is_empty() {
+        headers.push(header("x-api-key", target.api_key.clone()));
+    }
+    headers.push(header(
+        "anthropic-version",
+        common::header(req, "anthropic-version").unwrap_or(DEFAULT_VERSION),
+    ));
+    if let Some(beta) = common::header(req, "anthropic-beta") {
+        headers.push(header("anthropic-beta", beta));
+    }
+    headers.extend(target.headers.iter().cloned());
+    Ok(UpstreamRequest {
+        method: "POST".into(),
+        path: if count {
+            "/messages/count_tokens".into()
+        } else {
+            "/messages".into()
+        },
+        headers,
+        body,
+    })
+}
+
+/// Maps a whole upstream answer (`adapter.map-response`): unchanged when the
+/// body is passed through (or for count_tokens), else Anthropic → hub.
+pub fn map_response(req: &Request, body: &[u8], created: u64) -> Result<Vec<u8>, PluginError> {
+    let ctx = Ctx::from_request(req, created);
+    if req.body_dialect == ANTHROPIC || ctx.is_count_tokens() {
+        return Ok(body.to_vec());
+    }
+    let resp: MessagesResponse = json::parse_upstream(body)?;
+    json::to_vec(&response_to_hub(resp, &ctx, prompt_chars_of(&req.body)))
+}
+
+/// The provider-side stream state (`adapter.stream-mapper`).
+#[derive(Debug)]
+pub enum StreamMapper {
+    /// The client speaks Anthropic too: events pass unchanged.
+    PassThrough,
+    /// Anthropic events → hub chunks.
+    Translate(Box<AnthropicToHub>),
+}
+
+impl StreamMapper {
+    /// The mapper for `req` (the request as prepared).
+    pub fn new(req: &Request, created: u64) -> Self {
+        if req.body_dialect == ANTHROPIC {
+            return StreamMapper::PassThrough;
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let include_usage = body
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let ctx = Ctx::from_request(req, created);
+        StreamMapper::Translate(Box::new(AnthropicToHub::new(
+            &ctx,
+            include_usage,
+            common::prompt_chars(&body),
+        )))
+    }
+
+    /// Maps one upstream event.
+    pub fn push(&mut self, ev: Event) -> Result<Vec<Event>, PluginError> {
+        match self {
+            StreamMapper::PassThrough => Ok(vec![ev]),
+            StreamMapper::Translate(m) => m.push(&ev),
+        }
+    }
+
+    /// The upstream stream ended.
+    pub fn finish(&mut self) -> Result<Vec<Event>, PluginError> {
+        match self {
+            StreamMapper::PassThrough => Ok(Vec::new()),
+            StreamMapper::Translate(m) => m.finish(),
+        }
+    }
+}
+
+/// Decodes an Anthropic client's request into a hub body
+/// (`ingress.decode-request`).
+pub fn decode_request(req: &Request) -> Result<Vec<u8>, PluginError> {
+    let a: MessagesRequest = json::parse(&req.body)?;
+    let ctx = Ctx::from_request(req, 0);
+    json::to_vec(&anthropic_to_hub(a, &ctx)?)
+}
+
+/// Encodes a hub response for an Anthropic client
+/// (`ingress.encode-response`). A body that is not a chat completion (e.g.
+/// a count_tokens answer) passes unchanged.
+pub fn encode_response(req: &Request, body: &[u8], created: u64) -> Result<Vec<u8>, PluginError> {
+    let v: Value = json::parse_upstream(body)?;
+    if v.get("choices").is_none() {
+        return Ok(body.to_vec());
+    }
+    let hub: ChatResponse = serde_json::from_value(v)
+        .map_err(|e| error::bad_upstream(format!("invalid hub response: {e}")))?;
+    let ctx = Ctx::from_request(req, created);
+    json::to_vec(&response_from_hub(hub, &ctx, prompt_chars_of(&req.body)))
+}
+
+/// The ingress stream encoder for `req` (`ingress.stream-encoder`).
+pub fn stream_encoder(req: &Request) -> HubToAnthropic {
+    HubToAnthropic::new(&Ctx::from_request(req, 0), prompt_chars_of(&req.body))
+}

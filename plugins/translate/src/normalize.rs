@@ -1,0 +1,420 @@
+//! The tool-result normalizer: repairs the tool calls and tool results of a
+//! conversation so that every call has exactly one result, placed directly
+//! after the message that made the call.
+//!
+//! Works on hub bodies ([`normalize_hub`]) and Anthropic bodies
+//! ([`normalize_anthropic`]). Repairs, each reported as a note:
+//!
+//! * missing result content: hub `tool` message without content or with
+//!   `null` → `""`; Anthropic `tool_result` without `content` (or `null`) →
+//!   `[]`;
+//! * content of the wrong shape: an object becomes its JSON text (hub) or a
+//!   one-block array (Anthropic); numbers and booleans become text; bare
+//!   strings in an Anthropic block array become text blocks; empty text
+//!   blocks are removed;
+//! * duplicate results for one call → the last one is kept;
+//! * a result whose call is missing (an *orphan*) → removed;
+//! * a call whose result is missing → a placeholder result `"(no result)"`
+//!   marked as an error (`is_error: true`; in a hub body only when the
+//!   provider accepts the extension);
+//! * results not directly after their call → moved there, in call order
+//!   (Anthropic: at the start of the next user message, or a new user
+//!   message).
+//!
+//! `is_error` is kept as it is.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use crate::ext;
+
+/// The text of a placeholder result.
+pub const NO_RESULT: &str = "(no result)";
+
+fn str_of(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+}
+
+/// The ids of an assistant message's calls (hub `tool_calls[].id`).
+fn hub_call_ids(m: &Value) -> Vec<String> {
+    if m.get("role").and_then(Value::as_str) != Some("assistant") {
+        return Vec::new();
+    }
+    m.get("tool_calls")
+        .and_then(Value::as_array)
+        .map(|calls| {
+            calls
+                .iter()
+                .filter_map(|c| str_of(c.get("id")).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The owner of a result: the nearest assistant message before `pos` that
+/// made the call, else any later one.
+fn owner(calls: &[(usize, Vec<String>)], pos: usize, id: &str) -> Option<usize> {
+    calls
+        .iter()
+        .rev()
+        .find(|(i, ids)| *i < pos && ids.iter().any(|c| c == id))
+        .or_else(|| calls.iter().find(|(_, ids)| ids.iter().any(|c| c == id)))
+        .map(|(i, _)| *i)
+}
+
+/// Repairs a hub (OpenAI Chat Completions) request body. `add_is_error`:
+/// whether placeholders get the `is_error` extension. Returns what was done.
+pub fn normalize_hub(body: &mut Value, add_is_error: bool) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Some(Value::Array(messages)) = body.get_mut("messages") else {
+        return notes;
+    };
+    let original = std::mem::take(messages);
+
+    // Assistant messages with calls.
+    let calls: Vec<(usize, Vec<String>)> = original
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i, hub_call_ids(m)))
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect();
+
+    // Results, by owner and call id, in their order.
+    let mut results: HashMap<(usize, String), Vec<(usize, Value)>> = HashMap::new();
+    for (pos, m) in original.iter().enumerate() {
+        if m.get("role").and_then(Value::as_str) != Some("tool") {
+            continue;
+        }
+        let id = str_of(m.get("tool_call_id")).unwrap_or_default().to_owned();
+        match owner(&calls, pos, &id) {
+            Some(o) => {
+                let mut m = m.clone();
+                fix_hub_content(&mut m, &id, &mut notes);
+                results.entry((o, id)).or_default().push((pos, m));
+            }
+            None => notes.push(format!(
+                "removed the tool result at message {pos} for call `{id}`: no assistant message made that call"
+            )),
+        }
+    }
+
+    let mut out = Vec::with_capacity(original.len());
+    for (i, m) in original.into_iter().enumerate() {
+        if m.get("role").and_then(Value::as_str) == Some("tool") {
+            continue;
+        }
+        let ids = hub_call_ids(&m);
+        let n = ids.len();
+        out.push(m);
+        for id in ids {
+            match results.remove(&(i, id.clone())) {
+                Some(mut list) => {
+                    if list.len() > 1 {
+                        notes.push(format!(
+                            "call `{id}` had {} results: kept the last",
+                            list.len()
+                        ));
+                    }
+                    let (pos, r) = list.pop().unwrap_or((0, Value::Null));
+                    if pos <= i || pos > i + n {
+                        notes.push(format!(
+                            "moved the result for call `{id}` from message {pos} to right after its call (message {i})"
+                        ));
+                    }
+                    out.push(r);
+                }
+                None => {
+                    notes.push(format!(
+                        "call `{id}` (message {i}) had no result: added \"{NO_RESULT}\" as an error"
+                    ));
+                    let mut p = json!({"role": "tool", "tool_call_id": id, "content": NO_RESULT});
+                    if add_is_error {
+                        p[ext::IS_ERROR] = Value::Bool(true);
+                    }
+                    out.push(p);
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(messages)) = body.get_mut("messages") {
+        *messages = out;
+    }
+    notes
+}
+
+fn fix_hub_content(m: &mut Value, id: &str, notes: &mut Vec<String>) {
+    let Value::Object(o) = m else { return };
+    match o.get("content") {
+        None | Some(Value::Null) => {
+            notes.push(format!(
+                "tool result for `{id}` had no content: set to \"\""
+            ));
+            o.insert("content".into(), Value::String(String::new()));
+        }
+        Some(Value::String(_)) => {}
+        Some(Value::Array(parts)) => {
+            // Strings inside the array become text parts.
+            if parts.iter().any(|p| !p.is_object()) {
+                let fixed: Vec<Value> = parts
+                    .iter()
+                    .map(|p| match p {
+                        Value::Object(_) => p.clone(),
+                        Value::String(s) => json!({"type": "text", "text": s}),
+                        other => json!({"type": "text", "text": other.to_string()}),
+                    })
+                    .collect();
+                notes.push(format!(
+                    "tool result for `{id}`: non-object content parts turned into text parts"
+                ));
+                o.insert("content".into(), Value::Array(fixed));
+            }
+        }
+        Some(other) => {
+            let text = other.to_string();
+            notes.push(format!(
+                "tool result for `{id}` had {} content: turned into its JSON text",
+                kind(other)
+            ));
+            o.insert("content".into(), Value::String(text));
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "boolean",
+        Value::Null => "null",
+        Value::String(_) => "string",
+    }
+}
+
+/// The `tool_use` ids of an Anthropic assistant message.
+fn anthropic_call_ids(m: &Value) -> Vec<String> {
+    if m.get("role").and_then(Value::as_str) != Some("assistant") {
+        return Vec::new();
+    }
+    m.get("content")
+        .and_then(Value::as_array)
+        .map(|blocks| {
+            blocks
+                .iter()
+                .filter(|b| str_of(b.get("type")) == Some("tool_use"))
+                .filter_map(|b| str_of(b.get("id")).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_tool_result(b: &Value) -> bool {
+    str_of(b.get("type")) == Some("tool_result")
+}
+
+/// Repairs an Anthropic Messages request body. Returns what was done.
+pub fn normalize_anthropic(body: &mut Value) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Some(Value::Array(messages)) = body.get_mut("messages") else {
+        return notes;
+    };
+    let original = std::mem::take(messages);
+    let calls: Vec<(usize, Vec<String>)> = original
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i, anthropic_call_ids(m)))
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect();
+
+    // Take every tool_result out of the user messages.
+    let mut results: HashMap<(usize, String), Vec<(usize, Value)>> = HashMap::new();
+    let mut stripped: Vec<Value> = Vec::with_capacity(original.len());
+    for (pos, mut m) in original.into_iter().enumerate() {
+        let is_user = m.get("role").and_then(Value::as_str) == Some("user");
+        if is_user && let Some(Value::Array(blocks)) = m.get_mut("content") {
+            let mut kept = Vec::with_capacity(blocks.len());
+            for mut b in std::mem::take(blocks) {
+                if !is_tool_result(&b) {
+                    kept.push(b);
+                    continue;
+                }
+                let id = str_of(b.get("tool_use_id")).unwrap_or_default().to_owned();
+                match owner(&calls, pos, &id) {
+                    Some(o) => {
+                        fix_anthropic_content(&mut b, &id, &mut notes);
+                        results.entry((o, id)).or_default().push((pos, b));
+                    }
+                    None => notes.push(format!(
+                        "removed the tool_result in message {pos} for `{id}`: no tool_use with that id"
+                    )),
+                }
+            }
+            *blocks = kept;
+        }
+        stripped.push(m);
+    }
+
+    let mut out: Vec<Value> = Vec::with_capacity(stripped.len() + 1);
+    let mut pending: Option<Vec<Value>> = None;
+    for (i, m) in stripped.into_iter().enumerate() {
+        let is_user = m.get("role").and_then(Value::as_str) == Some("user");
+        if let Some(res) = pending.take() {
+            if is_user {
+                out.push(prepend_results(m, res));
+                continue;
+            }
+            out.push(json!({"role": "user", "content": res}));
+        }
+        if is_user && content_is_empty(&m) {
+            continue;
+        }
+        let ids = anthropic_call_ids(&m);
+        out.push(m);
+        if ids.is_empty() {
+            continue;
+        }
+        let mut res = Vec::with_capacity(ids.len());
+        for id in ids {
+            match results.remove(&(i, id.clone())) {
+                Some(mut list) => {
+                    if list.len() > 1 {
+                        notes.push(format!(
+                            "tool_use `{id}` had {} results: kept the last",
+                            list.len()
+                        ));
+                    }
+                    let (pos, r) = list.pop().unwrap_or((0, Value::Null));
+                    if pos != i + 1 {
+                        notes.push(format!(
+                            "moved the tool_result for `{id}` from message {pos} to the message right after its tool_use (message {i})"
+                        ));
+                    }
+                    res.push(r);
+                }
+                None => {
+                    notes.push(format!(
+                        "tool_use `{id}` (message {i}) had no tool_result: added \"{NO_RESULT}\" as an error"
+                    ));
+                    res.push(json!({"type": "tool_result", "tool_use_id": id,
+                                    "content": NO_RESULT, "is_error": true}));
+                }
+            }
+        }
+        pending = Some(res);
+    }
+    if let Some(res) = pending {
+        out.push(json!({"role": "user", "content": res}));
+    }
+    if let Some(Value::Array(messages)) = body.get_mut("messages") {
+        *messages = out;
+    }
+    notes
+}
+
+fn content_is_empty(m: &Value) -> bool {
+    matches!(m.get("content"), Some(Value::Array(a)) if a.is_empty())
+}
+
+fn prepend_results(mut m: Value, mut results: Vec<Value>) -> Value {
+    let rest: Vec<Value> = match m.get_mut("content").map(Value::take) {
+        Some(Value::Array(blocks)) => blocks,
+        Some(Value::String(s)) if !s.is_empty() => vec![json!({"type": "text", "text": s})],
+        _ => Vec::new(),
+    };
+    results.extend(rest);
+    m["content"] = Value::Array(results);
+    m
+}
+
+fn fix_anthropic_content(b: &mut Value, id: &str, notes: &mut Vec<String>) {
+    let Value::Object(o) = b else { return };
+    let fixed: Option<Value> = match o.get("content") {
+        None | Some(Value::Null) => {
+            notes.push(format!("tool_result for `{id}` had no content: set to []"));
+            Some(Value::Array(Vec::new()))
+        }
+        Some(Value::String(_)) => None,
+        Some(Value::Array(items)) => {
+            let bad = items.iter().any(|x| match x {
+                Value::Object(o) => {
+                    o.get("type").and_then(Value::as_str) == Some("text")
+                        && o.get("text")
+                            .and_then(Value::as_str)
+                            .is_none_or(str::is_empty)
+                }
+                _ => true,
+            });
+            bad.then(|| {
+                notes.push(format!(
+                    "tool_result for `{id}`: bare strings turned into text blocks, empty text blocks removed"
+                ));
+                Value::Array(
+                    items
+                        .iter()
+                        .filter_map(|x| match x {
+                            Value::String(s) if s.is_empty() => None,
+                            Value::String(s) => Some(json!({"type": "text", "text": s})),
+                            Value::Object(o)
+                                if o.get("type").and_then(Value::as_str) == Some("text")
+                                    && o.get("text").and_then(Value::as_str).is_none_or(str::is_empty) =>
+                            {
+                                None
+                            }
+                            Value::Object(_) => Some(x.clone()),
+                            other => Some(json!({"type": "text", "text": other.to_string()})),
+                        })
+                        .collect(),
+                )
+            })
+        }
+        Some(Value::Object(block)) => {
+            notes.push(format!(
+                "tool_result for `{id}` had one block as content: wrapped in an array"
+            ));
+            Some(Value::Array(vec![Value::Object(block.clone())]))
+        }
+        Some(other) => {
+            notes.push(format!(
+                "tool_result for `{id}` had {} content: turned into text",
+                kind(other)
+            ));
+            Some(Value::String(other.to_string()))
+        }
+    };
+    if let Some(f) = fixed {
+        o.insert("content".into(), f);
+    }
+}
+
+/// Normalizes a request body of `body_dialect` (`openai` or `anthropic`;
+/// anything else is left unchanged). `add_is_error`: see [`normalize_hub`].
+pub fn normalize(body: &mut Value, body_dialect: &str, add_is_error: bool) -> Vec<String> {
+    match body_dialect {
+        crate::dialect::OPENAI => normalize_hub(body, add_is_error),
+        crate::dialect::ANTHROPIC => normalize_anthropic(body),
+        _ => Vec::new(),
+    }
+}
+
+/// What the `tool-result-normalizer` plugin does with a request
+/// (`transformer.transform-request`): normalizes hub and Anthropic bodies,
+/// logs each repair at debug level, and returns the body unchanged (the same
+/// bytes) when there was nothing to repair or the dialect is another one.
+pub fn transform_request(req: &sluice_sdk::Request) -> Result<Vec<u8>, sluice_sdk::PluginError> {
+    let dialect = req.body_dialect.as_str();
+    if dialect != crate::dialect::OPENAI && dialect != crate::dialect::ANTHROPIC {
+        return Ok(req.body.clone());
+    }
+    let mut body: Value = sluice_sdk::json::parse(&req.body)?;
+    let add_is_error =
+        crate::common::keeps_extensions(crate::common::meta(req, "provider-dialect"));
+    let notes = normalize(&mut body, dialect, add_is_error);
+    if notes.is_empty() {
+        return Ok(req.body.clone());
+    }
+    for n in &notes {
+        sluice_sdk::log::debug(&format!("tool-result-normalizer: {n}"));
+    }
+    sluice_sdk::json::to_vec(&body)
+}
