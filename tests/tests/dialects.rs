@@ -1,0 +1,209 @@
+//! Client dialects end to end through the gateway: Anthropic passthrough
+//! byte for byte, Anthropic error shapes, token counting, `model(level)`
+//! thinking suffixes, and a Gemini client.
+
+use bytes::Bytes;
+use sluice_tests::*;
+
+fn config(oa: &MockUpstream, an: &MockUpstream) -> String {
+    format!(
+        r#"
+api-keys: ["sk-test"]
+plugins: {{ cache-dir: "{{cache}}" }}
+providers:
+  - {{ name: oa, plugin: openai, base-url: "http://{}/v1", api-keys: [k1], models: [{{name: gpt-x, upstream: gpt-up}}] }}
+  - {{ name: an, plugin: anthropic, base-url: "http://{}/v1", api-keys: [k2], models: [{{name: claude-x, upstream: claude-up}}] }}
+"#,
+        oa.addr, an.addr
+    )
+}
+
+fn anthropic_message(text: &str) -> Value {
+    json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-up",
+        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 12, "output_tokens": 3}})
+}
+
+async fn post_anthropic(gw: &TestGateway, path: &str, body: &str, key: Option<&str>) -> Got {
+    let mut h = vec![
+        ("content-type", "application/json"),
+        ("anthropic-version", "2023-06-01"),
+    ];
+    if let Some(k) = key {
+        h.push(("x-api-key", k));
+    }
+    send("POST", &gw.url(path), &h, body.to_string()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_to_anthropic_passes_the_body_through_byte_for_byte() {
+    let oa = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
+    let an = MockUpstream::start(|_| Reply::json(200, anthropic_message("hi"))).await;
+    let gw = TestGateway::start(&config(&oa, &an), &[]).await;
+    // A thinking block with its signature, cache_control and a field no API
+    // has yet, with odd spacing inside: every value reaches the upstream
+    // byte for byte (only the top-level `model` is rewritten).
+    let messages = r#"[{"role":"user", "content":[{"type":"text","text":"Hi","cache_control":{"type":"ephemeral"}}]},{"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"c2lnbmF0dXJl"},{"type":"text","text":"Yes?"}]},{"role":"user","content":"More"}]"#;
+    let future = r#"{"x": [1, 2.50, "\u00e9"]}"#;
+    let body = format!(
+        r#"{{"model": "claude-x", "max_tokens": 1024,  "messages": {messages}, "future_field": {future}}}"#
+    );
+    let got = post_anthropic(&gw, "/v1/messages", &body, Some("sk-test")).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json(), anthropic_message("hi"));
+    let r = &an.requests()[0];
+    let sent = String::from_utf8_lossy(&r.body);
+    assert!(
+        sent.contains(messages),
+        "messages changed on the way:\n{sent}"
+    );
+    assert!(
+        sent.contains(future),
+        "future_field changed on the way:\n{sent}"
+    );
+    assert_eq!(r.json()["model"], "claude-up");
+    assert_eq!(r.header("x-api-key"), Some("k2"));
+    assert_eq!(r.header("anthropic-version"), Some("2023-06-01"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_errors_use_the_anthropic_shape() {
+    let oa = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
+    let an = MockUpstream::start(|_| {
+        Reply::json(
+            429,
+            json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}),
+        )
+        .header("retry-after", "9")
+    })
+    .await;
+    let gw = TestGateway::start(&config(&oa, &an), &[]).await;
+    let body =
+        r#"{"model":"claude-x","max_tokens":10,"messages":[{"role":"user","content":"Hi"}]}"#;
+    let unauth = post_anthropic(&gw, "/v1/messages", body, None).await;
+    assert_eq!(unauth.status, 401);
+    assert_eq!(unauth.json()["type"], "error");
+    assert_eq!(unauth.json()["error"]["type"], "authentication_error");
+    let unknown = post_anthropic(
+        &gw,
+        "/v1/messages",
+        &body.replace("claude-x", "nope"),
+        Some("sk-test"),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"]["type"], "not_found_error");
+    let limited = post_anthropic(&gw, "/v1/messages", body, Some("sk-test")).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.headers.get("retry-after").unwrap(), "9");
+    assert_eq!(limited.json()["error"]["type"], "rate_limit_error");
+    assert!(
+        limited.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("slow down")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_tokens_is_forwarded_to_anthropic_and_estimated_otherwise() {
+    let oa = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
+    let an = MockUpstream::start(|r| {
+        assert_eq!(r.path, "/v1/messages/count_tokens");
+        Reply::json(200, json!({"input_tokens": 42}))
+    })
+    .await;
+    let gw = TestGateway::start(&config(&oa, &an), &[]).await;
+    let body = r#"{"model":"claude-x","messages":[{"role":"user","content":"abcdefghijklmnop"}]}"#;
+    let got = post_anthropic(&gw, "/v1/messages/count_tokens", body, Some("sk-test")).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json()["input_tokens"], 42);
+    // An OpenAI provider has no counting endpoint: a quarter of the characters.
+    let est = post_anthropic(
+        &gw,
+        "/v1/messages/count_tokens",
+        &body.replace("claude-x", "gpt-x"),
+        Some("sk-test"),
+    )
+    .await;
+    assert_eq!(est.status, 200, "{}", est.text());
+    // "user" + "abcdefghijklmnop" = 20 characters → 5 tokens.
+    assert_eq!(est.json()["input_tokens"], 5);
+    assert!(oa.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_suffix_sets_the_thinking_budget_for_anthropic() {
+    let oa = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
+    let an = MockUpstream::start(|_| Reply::json(200, anthropic_message("thought"))).await;
+    let gw = TestGateway::start(&config(&oa, &an), &[]).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        Some("sk-test"),
+        &json!({"model": "claude-x(8192)", "max_tokens": 100, "messages": [{"role": "user", "content": "Think"}]}),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json()["choices"][0]["message"]["content"], "thought");
+    let sent = an.requests()[0].json();
+    assert_eq!(sent["model"], "claude-up");
+    assert_eq!(sent["thinking"]["type"], "enabled");
+    assert_eq!(sent["thinking"]["budget_tokens"], 8192);
+    assert!(sent["max_tokens"].as_u64().unwrap() > 8192, "{sent}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gemini_client_is_served_by_an_openai_provider() {
+    let oa = MockUpstream::start(|_| Reply::json(200, completion("gpt-up", "Bonjour"))).await;
+    let an = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
+    let gw = TestGateway::start(&config(&oa, &an), &[]).await;
+    let body = json!({"systemInstruction": {"parts": [{"text": "Be brief"}]},
+        "contents": [{"role": "user", "parts": [{"text": "Hello"}]}]});
+    let got = send(
+        "POST",
+        &gw.url("/v1beta/models/gpt-x:generateContent"),
+        &[
+            ("x-goog-api-key", "sk-test"),
+            ("content-type", "application/json"),
+        ],
+        Bytes::from(body.to_string()),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let v = got.json();
+    assert_eq!(v["candidates"][0]["content"]["parts"][0]["text"], "Bonjour");
+    let sent = oa.requests()[0].json();
+    assert_eq!(sent["model"], "gpt-up");
+    assert_eq!(sent["messages"][0]["role"], "system");
+    assert_eq!(sent["messages"][1]["content"], "Hello");
+    // Streaming, with the key in the query as Gemini clients send it.
+    let oa2 = MockUpstream::start(|_| {
+        Reply::sse(vec![
+            sse_data(&chunk("Bon")),
+            sse_data(&chunk("jour")),
+            sse_data("[DONE]"),
+        ])
+    })
+    .await;
+    let gw2 = TestGateway::start(&config(&oa2, &an), &[]).await;
+    let got = send(
+        "POST",
+        &gw2.url("/v1beta/models/gpt-x:streamGenerateContent?alt=sse&key=sk-test"),
+        &[("content-type", "application/json")],
+        Bytes::from(body.to_string()),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let text: String = got
+        .sse_data()
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["candidates"][0]["content"]["parts"][0]["text"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(text, "Bonjour");
+    assert!(!got.text().contains("[DONE]"));
+}
