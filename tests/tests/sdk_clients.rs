@@ -24,7 +24,9 @@ fn openai_upstream(r: &Received) -> Reply {
     let msgs = body["messages"].as_array().unwrap();
     let answered = msgs.last().unwrap()["role"] == "tool";
     if answered {
-        let call_id = msgs[msgs.len() - 2]["tool_calls"][0]["id"].as_str().unwrap();
+        let call_id = msgs[msgs.len() - 2]["tool_calls"][0]["id"]
+            .as_str()
+            .unwrap();
         assert_eq!(msgs.last().unwrap()["tool_call_id"], call_id);
     }
     let usage = json!({"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30});
@@ -36,8 +38,11 @@ fn openai_upstream(r: &Received) -> Reply {
                 "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]})
         };
         let finish = if answered { "stop" } else { "tool_calls" };
-        return Reply::json(200, json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1,
-            "model": "oa", "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage}));
+        return Reply::json(
+            200,
+            json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1,
+            "model": "oa", "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage}),
+        );
     }
     let ch = |delta: Value, finish: Value| {
         sse_data(&json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "oa",
@@ -46,18 +51,33 @@ fn openai_upstream(r: &Received) -> Reply {
     let mut parts = vec![ch(json!({"role": "assistant", "content": ""}), Value::Null)];
     if answered {
         parts.push(ch(json!({"content": "It is "}), Value::Null));
-        parts.push(ch(json!({"content": format!("{RESULT} in Paris.")}), Value::Null));
+        parts.push(ch(
+            json!({"content": format!("{RESULT} in Paris.")}),
+            Value::Null,
+        ));
         parts.push(ch(json!({}), json!("stop")));
     } else {
-        parts.push(ch(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-            "function": {"name": "get_weather", "arguments": ""}}]}), Value::Null));
-        parts.push(ch(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\": "}}]}), Value::Null));
-        parts.push(ch(json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}), Value::Null));
+        parts.push(ch(
+            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": ""}}]}),
+            Value::Null,
+        ));
+        parts.push(ch(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\": "}}]}),
+            Value::Null,
+        ));
+        parts.push(ch(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}),
+            Value::Null,
+        ));
         parts.push(ch(json!({}), json!("tool_calls")));
     }
     if body["stream_options"]["include_usage"] == true {
-        parts.push(sse_data(&json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
-            "model": "oa", "choices": [], "usage": usage}).to_string()));
+        parts.push(sse_data(
+            &json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+            "model": "oa", "choices": [], "usage": usage})
+            .to_string(),
+        ));
     }
     parts.push(sse_data("[DONE]"));
     Reply::sse(parts)
@@ -71,9 +91,15 @@ fn anthropic_event(name: &str, data: Value) -> Part {
 fn anthropic_upstream(r: &Received) -> Reply {
     assert_eq!(r.path, "/v1/messages");
     assert!(r.header("x-api-key").is_some(), "no x-api-key upstream");
-    assert!(r.header("anthropic-version").is_some(), "no anthropic-version upstream");
+    assert!(
+        r.header("anthropic-version").is_some(),
+        "no anthropic-version upstream"
+    );
     let body = r.json();
-    assert!(body["max_tokens"].as_u64().is_some(), "max_tokens is required: {body}");
+    assert!(
+        body["max_tokens"].as_u64().is_some(),
+        "max_tokens is required: {body}"
+    );
     if let Some(tools) = body["tools"].as_array() {
         assert!(tools[0]["input_schema"].is_object(), "{body}");
     }
@@ -85,53 +111,97 @@ fn anthropic_upstream(r: &Received) -> Reply {
     if answered {
         // The result directly follows the call, with the call's id.
         let prev = &msgs[msgs.len() - 2];
-        let use_id = prev["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap()["id"].clone();
-        let result = last["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_result").unwrap();
+        let use_id = prev["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "tool_use")
+            .unwrap()["id"]
+            .clone();
+        let result = last["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "tool_result")
+            .unwrap();
         assert_eq!(result["tool_use_id"], use_id, "{body}");
     }
     let usage = json!({"input_tokens": 20, "output_tokens": 10});
     if body["stream"] != true {
         let (content, stop) = if answered {
-            (json!([{"type": "text", "text": format!("It is {RESULT} in Paris.")}]), "end_turn")
+            (
+                json!([{"type": "text", "text": format!("It is {RESULT} in Paris.")}]),
+                "end_turn",
+            )
         } else {
-            (json!([{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]), "tool_use")
+            (
+                json!([{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]),
+                "tool_use",
+            )
         };
-        return Reply::json(200, json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "an",
-            "content": content, "stop_reason": stop, "stop_sequence": null, "usage": usage}));
+        return Reply::json(
+            200,
+            json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "an",
+            "content": content, "stop_reason": stop, "stop_sequence": null, "usage": usage}),
+        );
     }
     let mut parts = vec![
-        anthropic_event("message_start", json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
+        anthropic_event(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
             "role": "assistant", "model": "an", "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": 20, "output_tokens": 1}}})),
+            "usage": {"input_tokens": 20, "output_tokens": 1}}}),
+        ),
         anthropic_event("ping", json!({"type": "ping"})),
     ];
     let stop = if answered {
-        parts.push(anthropic_event("content_block_start", json!({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "text", "text": ""}})));
+        parts.push(anthropic_event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ));
         for piece in ["It is ", RESULT, " in Paris."] {
-            parts.push(anthropic_event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "text_delta", "text": piece}})));
+            parts.push(anthropic_event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": piece}}),
+            ));
         }
         "end_turn"
     } else {
         parts.push(anthropic_event("content_block_start", json!({"type": "content_block_start", "index": 0,
             "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}})));
         for piece in ["{\"city\": ", "\"Paris\"}"] {
-            parts.push(anthropic_event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-                "delta": {"type": "input_json_delta", "partial_json": piece}})));
+            parts.push(anthropic_event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            ));
         }
         "tool_use"
     };
-    parts.push(anthropic_event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
-    parts.push(anthropic_event("message_delta", json!({"type": "message_delta",
-        "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 10}})));
-    parts.push(anthropic_event("message_stop", json!({"type": "message_stop"})));
+    parts.push(anthropic_event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    parts.push(anthropic_event(
+        "message_delta",
+        json!({"type": "message_delta",
+        "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 10}}),
+    ));
+    parts.push(anthropic_event(
+        "message_stop",
+        json!({"type": "message_stop"}),
+    ));
     Reply::sse(parts)
 }
 
 /// Gemini upstream.
 fn gemini_upstream(r: &Received) -> Reply {
-    assert!(r.header("x-goog-api-key").is_some(), "no x-goog-api-key upstream");
+    assert!(
+        r.header("x-goog-api-key").is_some(),
+        "no x-goog-api-key upstream"
+    );
     let stream = r.path.contains(":streamGenerateContent");
     assert!(stream || r.path.contains(":generateContent"), "{}", r.path);
     let body = r.json();
@@ -153,17 +223,25 @@ fn gemini_upstream(r: &Received) -> Reply {
         } else {
             json!([{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}])
         };
-        return Reply::json(200, json!({"candidates": [candidate(parts, Some("STOP"))], "usageMetadata": usage,
-            "modelVersion": "ge"}));
+        return Reply::json(
+            200,
+            json!({"candidates": [candidate(parts, Some("STOP"))], "usageMetadata": usage,
+            "modelVersion": "ge"}),
+        );
     }
     let mut parts = Vec::new();
     if answered {
-        parts.push(sse_data(&json!({"candidates": [candidate(json!([{"text": "It is "}]), None)]}).to_string()));
+        parts.push(sse_data(
+            &json!({"candidates": [candidate(json!([{"text": "It is "}]), None)]}).to_string(),
+        ));
         parts.push(sse_data(&json!({"candidates": [candidate(json!([{"text": format!("{RESULT} in Paris.")}]), Some("STOP"))],
             "usageMetadata": usage}).to_string()));
     } else {
-        parts.push(sse_data(&json!({"candidates": [candidate(json!([{"functionCall": {"name": "get_weather",
-            "args": {"city": "Paris"}}}]), Some("STOP"))], "usageMetadata": usage}).to_string()));
+        parts.push(sse_data(
+            &json!({"candidates": [candidate(json!([{"functionCall": {"name": "get_weather",
+            "args": {"city": "Paris"}}}]), Some("STOP"))], "usageMetadata": usage})
+            .to_string(),
+        ));
     }
     Reply::sse(parts)
 }
@@ -205,13 +283,18 @@ providers:
     })
     .await
     .unwrap()
-    .unwrap_or_else(|e| panic!("could not run python ({e}); run scripts/test, which sets up .venv"));
+    .unwrap_or_else(|e| {
+        panic!("could not run python ({e}); run scripts/test, which sets up .venv")
+    });
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !stderr.contains("No module named"),
         "the openai/anthropic SDKs are missing: run scripts/test (it installs them into .venv)\n{stderr}"
     );
-    assert!(out.status.success(), "SDK clients failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "SDK clients failed:\n{stdout}\n{stderr}"
+    );
     assert_eq!(stdout.matches("ok   ").count(), 6, "{stdout}");
 }
