@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod plugin;
 pub mod reload;
 pub mod route;
+pub mod scaffold;
 pub mod server;
 pub mod sse;
 pub mod stream;

@@ -51,6 +51,24 @@ enum PluginCommand {
         /// The plugin file.
         file: PathBuf,
     },
+    /// Write a new, buildable plugin project with a README, the WIT and a
+    /// minimal working implementation.
+    New {
+        /// rust, python or js.
+        #[arg(long)]
+        lang: sluice::scaffold::Lang,
+        /// provider, transform or guardrail.
+        #[arg(long)]
+        kind: sluice::scaffold::Kind,
+        /// The plugin's name (lower-case letters, digits and `-`).
+        name: String,
+        /// Where to write the project (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The sluice-sdk crate to depend on (Rust; default: this build's sdk/).
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +77,13 @@ fn main() -> ExitCode {
         Command::Serve { config, listen } => serve(config.as_deref(), listen),
         Command::Check { config } => check(&config),
         Command::Plugin(PluginCommand::Inspect { file }) => inspect(&file),
+        Command::Plugin(PluginCommand::New {
+            lang,
+            kind,
+            name,
+            dir,
+            sdk_path,
+        }) => new_plugin(lang, kind, &name, dir, sdk_path),
     }
 }
 
@@ -248,6 +273,39 @@ fn inspect(file: &Path) -> ExitCode {
         }
         Err(e) => {
             println!("{}: {e}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn new_plugin(
+    lang: sluice::scaffold::Lang,
+    kind: sluice::scaffold::Kind,
+    name: &str,
+    dir: Option<PathBuf>,
+    sdk_path: Option<PathBuf>,
+) -> ExitCode {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    let options = sluice::scaffold::Options { sdk_path };
+    match sluice::scaffold::new_plugin_with(lang, kind, name, &dir, &options) {
+        Ok(files) => {
+            println!(
+                "wrote a {} {} plugin `{name}` in {}:",
+                lang.as_str(),
+                kind.as_str(),
+                dir.display()
+            );
+            for f in files {
+                println!("  {}", f.display());
+            }
+            println!(
+                "see {}/README.md to build it and serve a request through it",
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sluice plugin new: {e}");
             ExitCode::FAILURE
         }
     }

@@ -37,7 +37,11 @@ providers:
     models: [{name: m1}]
 "#,
     );
-    let out = sluice().args(["check", "--config"]).arg(&cfg).output().unwrap();
+    let out = sluice()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     for needle in [
@@ -60,16 +64,26 @@ fn check_reports_a_provider_whose_plugin_is_missing() {
         "noplugin",
         "providers:\n  - name: x\n    plugin: nosuchplugin\n    models: [{name: m}]\n",
     );
-    let out = sluice().args(["check", "--config"]).arg(&cfg).output().unwrap();
+    let out = sluice()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("providers[0].plugin") && text.contains("nosuchplugin"), "{text}");
+    assert!(
+        text.contains("providers[0].plugin") && text.contains("nosuchplugin"),
+        "{text}"
+    );
 }
 
 #[test]
 fn check_accepts_the_example_config() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/config.yaml");
-    let out = sluice().args(["check", "--config", example]).output().unwrap();
+    let out = sluice()
+        .args(["check", "--config", example])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("OK"), "{text}");

@@ -23,19 +23,27 @@ struct Config {
 
 impl Config {
     fn word(&self) -> String {
-        self.deny_word.as_deref().unwrap_or("forbidden").to_lowercase()
+        self.deny_word
+            .as_deref()
+            .unwrap_or("forbidden")
+            .to_lowercase()
     }
 }
+
+/// The name the gateway config refers to the plugin by.
+const NAME: &str = "@NAME@";
+/// One line for operators, shown by `sluice plugin inspect` and the management API.
+const DESCRIPTION: &str = "@DESCRIPTION@";
 
 struct @TYPE@;
 
 impl Plugin for @TYPE@ {
     fn describe() -> PluginInfo {
         PluginInfo {
-            name: "@NAME@".into(),
+            name: NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: PluginKind::Guardrail,
-            description: "@DESCRIPTION@".into(),
+            description: DESCRIPTION.into(),
             dialect: String::new(),
             stream_format: StreamFormat::Sse,
         }
@@ -43,9 +51,13 @@ impl Plugin for @TYPE@ {
 
     fn validate_config(config: String) -> Result<(), String> {
         let parsed = config::parse::<Config>(&config)
-            .map_err(|e| format!("@NAME@: {e}; accepted: {{}} or {{\"deny-word\": \"word\"}}"))?;
-        if parsed.deny_word.as_deref().is_some_and(|w| w.trim().is_empty()) {
-            return Err("@NAME@: `deny-word` must not be empty".into());
+            .map_err(|e| format!("{NAME}: {e}; accepted: {{}} or {{\"deny-word\": \"word\"}}"))?;
+        if parsed
+            .deny_word
+            .as_deref()
+            .is_some_and(|w| w.trim().is_empty())
+        {
+            return Err(format!("{NAME}: `deny-word` must not be empty"));
         }
         Ok(())
     }
@@ -65,7 +77,8 @@ impl Guard for @TYPE@ {
             if m.text().to_lowercase().contains(&word) {
                 log::info(&format!("denied: messages[{i}] contains the deny word"));
                 return Ok(Verdict::Deny(format!(
-                    "@NAME@: messages[{i}] contains the word {word:?}, which this gateway does not allow"
+                    "{NAME}: messages[{i}] contains the word {word:?}, which this gateway does \
+                     not allow"
                 )));
             }
         }

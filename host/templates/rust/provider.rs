@@ -23,15 +23,20 @@ struct Config {
     greeting: Option<String>,
 }
 
+/// The name the gateway config refers to the plugin by.
+const NAME: &str = "@NAME@";
+/// One line for operators, shown by `sluice plugin inspect` and the management API.
+const DESCRIPTION: &str = "@DESCRIPTION@";
+
 struct @TYPE@;
 
 impl Plugin for @TYPE@ {
     fn describe() -> PluginInfo {
         PluginInfo {
-            name: "@NAME@".into(),
+            name: NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: PluginKind::Provider,
-            description: "@DESCRIPTION@".into(),
+            description: DESCRIPTION.into(),
             // The API the upstream speaks; this plugin answers in the hub format.
             dialect: "openai".into(),
             stream_format: StreamFormat::Sse,
@@ -41,7 +46,7 @@ impl Plugin for @TYPE@ {
     fn validate_config(config: String) -> Result<(), String> {
         config::parse::<Config>(&config)
             .map(|_| ())
-            .map_err(|e| format!("@NAME@: {e}; accepted: {{}} or {{\"greeting\": \"text\"}}"))
+            .map_err(|e| format!("{NAME}: {e}; accepted: {{}} or {{\"greeting\": \"text\"}}"))
     }
 }
 
@@ -58,7 +63,10 @@ impl Adapter for @TYPE@ {
             .find(|m| m.role == "user")
             .map(|m| m.text())
             .unwrap_or_default();
-        let greeting = config.greeting.as_deref().unwrap_or("Hello from @NAME@!");
+        let greeting = config
+            .greeting
+            .as_deref()
+            .unwrap_or("Hello from @NAME@!");
         let text = format!("{greeting} You said: {said}");
         log::debug(&format!("answering {} locally", req.requested_model));
 
@@ -81,7 +89,10 @@ impl Adapter for @TYPE@ {
             LocalResponse {
                 status: 200,
                 body: Vec::new(),
-                events: chunks.iter().map(ChatChunk::to_event).collect::<Result<_, _>>()?,
+                events: chunks
+                    .iter()
+                    .map(ChatChunk::to_event)
+                    .collect::<Result<_, _>>()?,
             }
         } else {
             let resp = ChatResponse::single(id, created, model, text, "stop", Some(usage));
@@ -95,7 +106,9 @@ impl Adapter for @TYPE@ {
     }
 
     fn map_response(_req: Request, _response: UpstreamResponse) -> Result<Vec<u8>, PluginError> {
-        Err(error::internal("@NAME@ answers locally and never forwards upstream"))
+        Err(error::internal(format!(
+            "{NAME} answers locally and never forwards upstream"
+        )))
     }
 }
 

@@ -17,15 +17,20 @@ use sluice_sdk::{config, log};
 #[serde(deny_unknown_fields)]
 struct Config {}
 
+/// The name the gateway config refers to the plugin by.
+const NAME: &str = "@NAME@";
+/// One line for operators, shown by `sluice plugin inspect` and the management API.
+const DESCRIPTION: &str = "@DESCRIPTION@";
+
 struct @TYPE@;
 
 impl Plugin for @TYPE@ {
     fn describe() -> PluginInfo {
         PluginInfo {
-            name: "@NAME@".into(),
+            name: NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: PluginKind::Transform,
-            description: "@DESCRIPTION@".into(),
+            description: DESCRIPTION.into(),
             dialect: String::new(),
             stream_format: StreamFormat::Sse,
         }
@@ -34,7 +39,7 @@ impl Plugin for @TYPE@ {
     fn validate_config(config: String) -> Result<(), String> {
         config::parse::<Config>(&config)
             .map(|_| ())
-            .map_err(|e| format!("@NAME@: {e}; accepted: {{}}"))
+            .map_err(|e| format!("{NAME}: {e}; accepted: {{}}"))
     }
 }
 
