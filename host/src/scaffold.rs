@@ -405,25 +405,28 @@ fn check_dir(dir: &Path) -> Result<(), String> {
 
 /// The SDK directory, canonical, checked to be the sluice SDK.
 fn sdk_dir(given: Option<&Path>) -> Result<PathBuf, String> {
-    let (path, origin) = match given {
-        Some(p) => (p.to_path_buf(), "the given SDK path"),
+    let (path, origin, fix) = match given {
+        Some(p) => (
+            p.to_path_buf(),
+            "the given --sdk-path",
+            "--sdk-path must be the sdk/ directory of a sluice checkout",
+        ),
         None => (
             PathBuf::from(BUILD_TIME_SDK),
-            "the sluice checkout this binary was built from",
+            "where the sluice checkout this binary was built from had it",
+            "pass --sdk-path with the path of the sdk/ directory of a sluice checkout",
         ),
     };
     let canonical = std::fs::canonicalize(&path).map_err(|e| {
         format!(
-            "the sluice Rust SDK is not at {} ({origin}): {e}. Pass --sdk-path with the path of \
-             the sdk/ directory of a sluice checkout",
+            "the sluice Rust SDK is not at {} ({origin}): {e}; {fix}",
             path.display()
         )
     })?;
     let manifest = std::fs::read_to_string(canonical.join("Cargo.toml")).unwrap_or_default();
     if !manifest.contains("name = \"sluice-sdk\"") {
         return Err(format!(
-            "{} ({origin}) is not the sluice Rust SDK (no Cargo.toml for sluice-sdk there). Pass \
-             --sdk-path with the path of the sdk/ directory of a sluice checkout",
+            "{} ({origin}) is not the sluice Rust SDK (it has no Cargo.toml for sluice-sdk); {fix}",
             canonical.display()
         ));
     }

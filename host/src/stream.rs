@@ -85,6 +85,11 @@ impl Stage {
         out: &mut Vec<types::Event>,
     ) -> Result<(), GatewayError> {
         let Some(text) = stream_text(self.text_dialect, &ev.data) else {
+            // The chunk that ends an OpenAI answer: the guard's last word
+            // (text it held back) goes out before it, not after.
+            if self.text_dialect == Dialect::OpenAi && is_finish_chunk(&ev.data) {
+                self.finish_with(out, Some(&ev.data))?;
+            }
             out.push(ev);
             return Ok(());
         };
@@ -109,6 +114,16 @@ impl Stage {
     }
 
     fn finish(&mut self, out: &mut Vec<types::Event>) -> Result<(), GatewayError> {
+        self.finish_with(out, None)
+    }
+
+    /// Flush the stage. A guard's closing text is written as a chunk like
+    /// `template` (the stream's finish chunk) when there is one.
+    fn finish_with(
+        &mut self,
+        out: &mut Vec<types::Event>,
+        template: Option<&str>,
+    ) -> Result<(), GatewayError> {
         let Some(handle) = self.handle.take() else {
             return Ok(());
         };
@@ -122,11 +137,7 @@ impl Stage {
                 Ok(types::Verdict::Rewrite(text)) => {
                     out.push(types::Event {
                         event: None,
-                        data: serde_json::json!({
-                            "object": "chat.completion.chunk",
-                            "choices": [{"index": 0, "delta": {"content": String::from_utf8_lossy(&text)}, "finish_reason": null}],
-                        })
-                        .to_string(),
+                        data: text_chunk(template, &String::from_utf8_lossy(&text)),
                     });
                     Ok(())
                 }
@@ -463,6 +474,31 @@ impl Body for EventStream {
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
     }
+}
+
+/// Whether an OpenAI chunk carries a `finish_reason`.
+fn is_finish_chunk(data: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(data)
+        .ok()
+        .and_then(|v| v.pointer("/choices/0/finish_reason").map(|f| !f.is_null()))
+        .unwrap_or(false)
+}
+
+/// An OpenAI content chunk with `text`, shaped like `template` (same id,
+/// model, created) when one is given.
+fn text_chunk(template: Option<&str>, text: &str) -> String {
+    let mut v = template
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .filter(|v| v.pointer("/choices/0").is_some())
+        .unwrap_or_else(
+            || serde_json::json!({"object": "chat.completion.chunk", "choices": [{"index": 0}]}),
+        );
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("usage");
+    }
+    v["choices"][0]["delta"] = serde_json::json!({"content": text});
+    v["choices"][0]["finish_reason"] = serde_json::Value::Null;
+    v.to_string()
 }
 
 /// The assistant text carried by one streamed event, by dialect.

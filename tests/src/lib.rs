@@ -511,3 +511,113 @@ pub fn chunk(text: &str) -> String {
     })
     .to_string()
 }
+
+// ---------------------------------------------------------------------------
+// Plugins written in other languages (tests/tests/languages.rs)
+// ---------------------------------------------------------------------------
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
+/// Where `scripts/build-examples.sh` writes the example plugins:
+/// `$SLUICE_EXAMPLES_DIR`, else `target/examples` at the repository root.
+pub fn examples_dir() -> PathBuf {
+    std::env::var_os("SLUICE_EXAMPLES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/examples"))
+}
+
+/// An example plugin built by `scripts/build-examples.sh`, e.g.
+/// `example_plugin("ollama-native")`. Panics, saying to run the script, when
+/// it is missing or older than its sources (the script keeps a stamp per
+/// example, touched on every run).
+pub fn example_plugin(name: &str) -> PathBuf {
+    let wasm = examples_dir().join(format!("{name}.wasm"));
+    let stamp = examples_dir().join(format!(".{name}.stamp"));
+    let fix = "run scripts/build-examples.sh (it needs python3 and node/npm; it installs \
+               componentize-py into .venv and jco with npm ci), then run the tests again";
+    if !wasm.is_file() {
+        panic!("the example plugin {} is not built: {fix}", wasm.display());
+    }
+    let source = match name {
+        "ollama-native" => "examples/python/ollama",
+        "redact-guardrail" => "examples/javascript/redact-guardrail",
+        _ => return wasm,
+    };
+    let built = std::fs::metadata(&stamp).and_then(|m| m.modified()).ok();
+    let newest = newest_source(&repo_root().join(source));
+    if let (Some(built), Some((newest, file))) = (built, newest)
+        && newest > built
+    {
+        panic!(
+            "the example plugin {} is older than its source {}: {fix}",
+            wasm.display(),
+            file.display()
+        );
+    }
+    wasm
+}
+
+/// The newest plugin source file (.py, .js, package*.json, build.sh) in `dir`.
+fn newest_source(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let name = path.file_name()?.to_string_lossy().into_owned();
+        let relevant = name.ends_with(".py")
+            || name.ends_with(".js")
+            || name == "package.json"
+            || name == "package-lock.json"
+            || name == "build.sh";
+        if !relevant || !path.is_file() {
+            continue;
+        }
+        let modified = entry.metadata().and_then(|m| m.modified()).ok()?;
+        if newest.as_ref().is_none_or(|(t, _)| modified > *t) {
+            newest = Some((modified, path));
+        }
+    }
+    newest
+}
+
+/// Like [`TestGateway::start`], plus `.wasm` files from anywhere (copied
+/// into the gateway's plugin directory under their file names).
+pub async fn start_with_plugin_files(
+    yaml: &str,
+    builtin: &[&str],
+    files: &[PathBuf],
+) -> TestGateway {
+    let dir = TempDir::new("gwx");
+    let pdir = dir.path().join("plugins");
+    std::fs::create_dir_all(&pdir).unwrap();
+    for p in builtin {
+        std::fs::copy(plugin_path(p), pdir.join(format!("{p}.wasm"))).unwrap();
+    }
+    for f in files {
+        let to = pdir.join(f.file_name().expect("a .wasm file"));
+        std::fs::copy(f, &to).unwrap_or_else(|e| panic!("copying {}: {e}", f.display()));
+    }
+    let config =
+        sluice::config::Config::parse(&fill(yaml, &pdir), "test.yaml", dir.path(), &|_| None)
+            .unwrap_or_else(|e| panic!("test config is invalid: {e}"));
+    TestGateway::start_with(config, dir).await
+}
+
+/// NDJSON bytes for one JSON line.
+pub fn ndjson_line(v: &Value) -> Part {
+    Part::Bytes(Bytes::from(format!("{v}\n")))
+}
+
+/// A scripted NDJSON (Ollama-style) stream answer.
+pub fn ndjson(parts: Vec<Part>) -> Reply {
+    Reply {
+        status: 200,
+        headers: vec![("content-type".into(), "application/x-ndjson".into())],
+        parts,
+    }
+}
