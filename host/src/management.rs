@@ -126,7 +126,7 @@ impl Gateway {
         }
         self.lockouts.succeed(ip);
         let what = path.trim_start_matches("/v0/management/");
-        match (method, what) {
+        match (method.clone(), what) {
             (Method::GET, "plugins") => Ok(self.plugins_json(snap)),
             (Method::GET, "config") => Ok(json_response(
                 StatusCode::OK,
@@ -148,12 +148,12 @@ impl Gateway {
                 ))
             }
             (_, "plugins" | "config") => Err(GatewayError::MethodNotAllowed {
-                method: req_method_name(what),
+                method: method.to_string(),
                 path,
                 allowed: "GET",
             }),
             (_, "reload") => Err(GatewayError::MethodNotAllowed {
-                method: "GET".into(),
+                method: method.to_string(),
                 path,
                 allowed: "POST",
             }),
@@ -197,8 +197,4 @@ impl Gateway {
             serde_json::to_vec(&body).unwrap_or_default(),
         )
     }
-}
-
-fn req_method_name(_: &str) -> String {
-    "this method".into()
 }

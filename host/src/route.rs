@@ -44,8 +44,6 @@ impl Provider {
 #[derive(Debug, Clone)]
 pub struct Route {
     pub provider: Arc<Provider>,
-    /// The model's configured name (what `/v1/models` lists first).
-    pub model: Arc<str>,
     /// The name sent upstream.
     pub upstream_model: Arc<str>,
 }
@@ -81,7 +79,6 @@ impl Routes {
             for m in &p.models {
                 let route = Route {
                     provider: provider.clone(),
-                    model: Arc::from(m.name.as_str()),
                     upstream_model: Arc::from(m.upstream.as_str()),
                 };
                 for name in std::iter::once(&m.name).chain(m.aliases.iter()) {

@@ -434,11 +434,6 @@ impl PluginVersion {
             idle.push(warm);
         }
     }
-
-    /// The deadline of one call.
-    pub fn deadline(&self) -> Duration {
-        self.settings.deadline
-    }
 }
 
 /// An instance held by one request or stream. Dropping it returns a healthy
