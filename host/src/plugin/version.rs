@@ -16,7 +16,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceAny};
 use wasmtime::{Engine, Store, Trap};
