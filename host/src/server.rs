@@ -17,14 +17,28 @@ use crate::pipeline::Gateway;
 /// How long running requests get to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// Pending connections the kernel may queue before `accept` (the kernel
+/// caps it at `net.core.somaxconn`). Larger than tokio's default of 1024, so
+/// thousands of clients connecting at once are not dropped.
+pub const LISTEN_BACKLOG: u32 = 8192;
+
 /// Bind `addr`, with a message that says what to do when it fails.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
-    TcpListener::bind(addr).await.map_err(|e| {
+    let fail = |e: std::io::Error| {
         format!(
             "could not listen on {addr}: {e}; another process may hold the port \
              (choose another with --listen or `listen:` in the config)"
         )
-    })
+    };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(fail)?;
+    socket.set_reuseaddr(true).map_err(fail)?;
+    socket.bind(addr).map_err(fail)?;
+    socket.listen(LISTEN_BACKLOG).map_err(fail)
 }
 
 /// Serve until `shutdown` resolves, then drain for up to [`SHUTDOWN_GRACE`].
