@@ -405,38 +405,14 @@ impl Gateway {
 
         // Transforms, then guardrails, on the request.
         for name in transforms {
-            let t = snap
-                .registry
-                .get(name)
-                .ok_or_else(|| missing_stage("transform", name))?;
-            let fail_open = t.settings.on_error == FailMode::Open;
-            match t.lease().and_then(|mut l| l.transform_request(&req)) {
-                Ok(b) => req.body = b,
-                Err(e) if fail_open && e.is_fault() => {
-                    tracing::warn!(plugin = %name, error = %e, "fail-open transform failed; request passed on unchanged");
-                }
-                Err(e) => return Err(e.into()),
+            if let Some(b) = run_stage(snap, Kind::Transform, name, |l| l.transform_request(&req))?
+            {
+                req.body = b;
             }
         }
-        for name in &snap.config.guardrails {
-            let g = snap
-                .registry
-                .get(name)
-                .ok_or_else(|| missing_stage("guardrail", name))?;
-            let fail_open = g.settings.on_error == FailMode::Open;
-            match g.lease().and_then(|mut l| l.check_request(&req)) {
-                Ok(types::Verdict::Allow) => {}
-                Ok(types::Verdict::Deny(message)) => {
-                    return Err(GatewayError::GuardrailDenied {
-                        guardrail: name.clone(),
-                        message,
-                    });
-                }
-                Ok(types::Verdict::Rewrite(b)) => req.body = b,
-                Err(e) if fail_open && e.is_fault() => {
-                    tracing::warn!(plugin = %name, error = %e, "fail-open guardrail failed; request passed on unchecked");
-                }
-                Err(e) => return Err(e.into()),
+        for name in guardrails {
+            if let Some(v) = run_stage(snap, Kind::Guardrail, name, |l| l.check_request(&req))? {
+                apply_verdict(name, v, &mut req.body)?;
             }
         }
 
@@ -531,36 +507,17 @@ impl Gateway {
         mut body: Vec<u8>,
     ) -> Result<Vec<u8>, GatewayError> {
         for name in transforms {
-            let t = snap
-                .registry
-                .get(name)
-                .ok_or_else(|| missing_stage("transform", name))?;
-            match t.lease().and_then(|mut l| l.transform_response(req, &body)) {
-                Ok(b) => body = b,
-                Err(e) if t.settings.on_error == FailMode::Open && e.is_fault() => {
-                    tracing::warn!(plugin = %name, error = %e, "fail-open transform failed; answer passed on unchanged");
-                }
-                Err(e) => return Err(e.into()),
+            if let Some(b) = run_stage(snap, Kind::Transform, name, |l| {
+                l.transform_response(req, &body)
+            })? {
+                body = b;
             }
         }
         for name in guardrails {
-            let g = snap
-                .registry
-                .get(name)
-                .ok_or_else(|| missing_stage("guardrail", name))?;
-            match g.lease().and_then(|mut l| l.check_response(req, &body)) {
-                Ok(types::Verdict::Allow) => {}
-                Ok(types::Verdict::Deny(message)) => {
-                    return Err(GatewayError::GuardrailDenied {
-                        guardrail: name.clone(),
-                        message,
-                    });
-                }
-                Ok(types::Verdict::Rewrite(b)) => body = b,
-                Err(e) if g.settings.on_error == FailMode::Open && e.is_fault() => {
-                    tracing::warn!(plugin = %name, error = %e, "fail-open guardrail failed; answer passed on unchecked");
-                }
-                Err(e) => return Err(e.into()),
+            if let Some(v) = run_stage(snap, Kind::Guardrail, name, |l| {
+                l.check_response(req, &body)
+            })? {
+                apply_verdict(name, v, &mut body)?;
             }
         }
         if let Some(dec) = decoder {
@@ -779,6 +736,49 @@ fn sse_response(body: EventStream) -> Response<Body> {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
+}
+
+/// Call the transform or guardrail `name`. When it faults and is
+/// fail-open, the failure is logged and `None` returned (the body goes on
+/// unchanged); otherwise the failure is the request's error.
+fn run_stage<T>(
+    snap: &Snapshot,
+    kind: Kind,
+    name: &str,
+    call: impl FnOnce(&mut Lease) -> Result<T, crate::plugin::CallError>,
+) -> Result<Option<T>, GatewayError> {
+    let plugin = snap
+        .registry
+        .get(name)
+        .ok_or_else(|| missing_stage(kind.as_str(), name))?;
+    match plugin.lease().and_then(|mut l| call(&mut l)) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if plugin.settings.on_error == FailMode::Open && e.is_fault() => {
+            tracing::warn!(plugin = %name, error = %e,
+                "fail-open {} failed; the body passes on unchanged", kind.as_str());
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A guardrail's verdict applied to a body.
+fn apply_verdict(
+    name: &str,
+    verdict: types::Verdict,
+    body: &mut Vec<u8>,
+) -> Result<(), GatewayError> {
+    match verdict {
+        types::Verdict::Allow => Ok(()),
+        types::Verdict::Deny(message) => Err(GatewayError::GuardrailDenied {
+            guardrail: name.to_string(),
+            message,
+        }),
+        types::Verdict::Rewrite(b) => {
+            *body = b;
+            Ok(())
+        }
+    }
 }
 
 fn missing_stage(kind: &str, name: &str) -> GatewayError {
