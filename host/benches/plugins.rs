@@ -13,7 +13,7 @@
 //! - `prepare_1KiB`, `prepare_64KiB`: `adapter.prepare` of the `openai`
 //!   plugin on a warm instance with a 1 KiB and a 64 KiB chat request;
 //! - `stream_event`: one upstream chunk through the `openai` stream mapper
-//!   (`Lease::stream_event` with `StreamStage::Adapter`).
+//!   (`StreamSlot::event` with `StreamStage::Adapter`).
 //!
 //! bench/run.sh runs this and puts the figures in docs/benchmarks.md.
 
@@ -182,28 +182,23 @@ fn plugins(c: &mut Criterion) {
 
     // One mapper per 4,096 events, so a mapper that keeps per-stream state
     // never grows without bound; the renewal is amortised away.
-    let mut mapper = lease
-        .new_stream(StreamStage::Adapter, &req_stream)
+    let mut mapper = warm
+        .open_stream(StreamStage::Adapter, &req_stream)
         .expect("stream mapper");
     let mut n = 0u32;
     g.bench_function("stream_event", |b| {
         b.iter(|| {
             n += 1;
-            if n % 4096 == 0 {
-                lease.drop_resource(mapper);
-                mapper = lease
-                    .new_stream(StreamStage::Adapter, &req_stream)
+            if n.is_multiple_of(4096) {
+                mapper = warm
+                    .open_stream(StreamStage::Adapter, &req_stream)
                     .expect("stream mapper");
             }
-            black_box(
-                lease
-                    .stream_event(StreamStage::Adapter, mapper, black_box(&event))
-                    .expect("map event"),
-            )
+            black_box(mapper.event(black_box(&event)).expect("map event"))
         })
     });
     g.finish();
-    lease.drop_resource(mapper);
+    drop(mapper);
     drop(lease);
     let _ = std::fs::remove_dir_all(cache);
 }

@@ -13,7 +13,8 @@
 //!   dir: ./plugins                  # relative to the config file's directory
 //!   cache-dir: ./.sluice-cache
 //!   max-instances: 1000
-//!   defaults: { instances: reuse, pool-size: 8, max-uses: 10000, recycle-memory: 32MiB,
+//!   defaults: { instances: reuse, pool-size: 8, max-uses: 10000, streams-per-instance: 64,
+//!               recycle-memory: 32MiB,
 //!               memory-limit: 256MiB, deadline: 1s, on-error: fail-closed }
 //!   settings:
 //!     openai: { pool-size: 16, config: {} }
@@ -217,6 +218,9 @@ pub struct PluginSettings {
     pub pool_size: usize,
     /// Recycle an instance after this many calls.
     pub max_uses: u64,
+    /// Open streams that share one instance (each stream's state is a
+    /// resource inside it); `instances: fresh` gives every stream its own.
+    pub streams_per_instance: usize,
     /// Recycle an instance whose linear memory grew past this many bytes.
     pub recycle_memory: usize,
     /// Hard per-instance memory limit in bytes; growth beyond it fails the call.
@@ -240,6 +244,7 @@ impl Default for PluginSettings {
             instances: InstanceMode::Reuse,
             pool_size: 8,
             max_uses: 10_000,
+            streams_per_instance: 64,
             recycle_memory: 32 * MIB,
             memory_limit: 256 * MIB,
             deadline: Duration::from_secs(1),
@@ -280,6 +285,8 @@ pub struct PluginOverrides {
     pub pool_size: Option<usize>,
     /// `max-uses`.
     pub max_uses: Option<u64>,
+    /// `streams-per-instance`.
+    pub streams_per_instance: Option<usize>,
     /// `recycle-memory`, bytes.
     pub recycle_memory: Option<usize>,
     /// `memory-limit`, bytes.
@@ -303,6 +310,9 @@ impl PluginOverrides {
             instances: self.instances.unwrap_or(base.instances),
             pool_size: self.pool_size.unwrap_or(base.pool_size),
             max_uses: self.max_uses.unwrap_or(base.max_uses),
+            streams_per_instance: self
+                .streams_per_instance
+                .unwrap_or(base.streams_per_instance),
             recycle_memory: self.recycle_memory.unwrap_or(base.recycle_memory),
             memory_limit: self.memory_limit.unwrap_or(base.memory_limit),
             deadline: self.deadline.unwrap_or(base.deadline),
@@ -1393,6 +1403,7 @@ const DEFAULTS_KEYS: &[&str] = &[
     "instances",
     "pool-size",
     "max-uses",
+    "streams-per-instance",
     "recycle-memory",
     "memory-limit",
     "deadline",
@@ -1404,6 +1415,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "instances",
     "pool-size",
     "max-uses",
+    "streams-per-instance",
     "recycle-memory",
     "memory-limit",
     "deadline",
@@ -1669,6 +1681,11 @@ fn plugin_overrides(
         max_uses: f
             .with(cx, "max-uses", |cx, n, p| int_in(cx, n, p, 1, i64::MAX))
             .map(|v| v as u64),
+        streams_per_instance: f
+            .with(cx, "streams-per-instance", |cx, n, p| {
+                int_in(cx, n, p, 1, 100_000)
+            })
+            .map(|v| v as usize),
         recycle_memory,
         memory_limit,
         deadline: f.with(cx, "deadline", |cx, n, p| {
@@ -2157,6 +2174,7 @@ fn settings_json(s: &PluginSettings) -> Json {
         "instances": instances_str(s.instances),
         "pool-size": s.pool_size,
         "max-uses": s.max_uses,
+        "streams-per-instance": s.streams_per_instance,
         "recycle-memory": size_json(s.recycle_memory),
         "memory-limit": size_json(s.memory_limit),
         "deadline": format_duration(s.deadline),
@@ -2176,6 +2194,9 @@ fn overrides_json(o: &PluginOverrides) -> Json {
     }
     if let Some(v) = o.max_uses {
         m.insert("max-uses".into(), Json::from(v));
+    }
+    if let Some(v) = o.streams_per_instance {
+        m.insert("streams-per-instance".into(), Json::from(v));
     }
     if let Some(v) = o.recycle_memory {
         m.insert("recycle-memory".into(), size_json(v));
@@ -2432,6 +2453,7 @@ plugins:
     instances: fresh
     pool-size: 0
     max-uses: 1
+    streams-per-instance: 3
     recycle-memory: 1MiB
     memory-limit: 1MiB
     deadline: 10m
@@ -2451,6 +2473,7 @@ plugins:
         assert_eq!(d.instances, InstanceMode::Fresh);
         assert_eq!(d.pool_size, 0);
         assert_eq!(d.max_uses, 1);
+        assert_eq!(d.streams_per_instance, 3);
         assert_eq!(d.recycle_memory, 1 << 20);
         assert_eq!(d.memory_limit, 1 << 20);
         assert_eq!(d.deadline, Duration::from_secs(600));
@@ -2528,7 +2551,7 @@ providers:
             &e,
             "plugins.defaults.depth",
             &[
-                "unknown key \"depth\"; expected one of: instances, pool-size, max-uses, recycle-memory, memory-limit, deadline, on-error",
+                "unknown key \"depth\"; expected one of: instances, pool-size, max-uses, streams-per-instance, recycle-memory, memory-limit, deadline, on-error",
             ],
         );
         assert!(

@@ -188,6 +188,7 @@ impl Gateway {
                     "traps": p.stats.traps.load(std::sync::atomic::Ordering::Relaxed),
                     "instances_created": p.stats.instances_created.load(std::sync::atomic::Ordering::Relaxed),
                     "idle_instances": p.idle_instances(),
+                    "stream_instances": p.stream_instances(),
                 })
             })
             .collect();

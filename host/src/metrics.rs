@@ -8,6 +8,7 @@
 //! | `sluice_plugin_traps_total` | `plugin`, `version`, `state` | traps, deadline and memory overruns |
 //! | `sluice_plugin_instances_created_total` | `plugin`, `version`, `state` | instances created (pool refills, fresh instances) |
 //! | `sluice_plugin_idle_instances` | `plugin`, `version`, `state` | warm instances waiting in the pool |
+//! | `sluice_plugin_stream_instances` | `plugin`, `version`, `state` | instances holding open streams' state |
 //! | `sluice_reloads_total` | `result` (`applied`, `applied_with_problems`, `refused`) | reloads |
 //! | `sluice_plugin_load_failures_total` | | plugin files refused at load or reload |
 //!
@@ -131,7 +132,7 @@ impl Metrics {
 /// A scrape-time copy of every plugin version's counters.
 #[derive(Debug)]
 struct PluginStats {
-    rows: Vec<(PluginLabels, [u64; 4])>,
+    rows: Vec<(PluginLabels, [u64; 5])>,
 }
 
 impl From<&Plugins> for PluginStats {
@@ -152,6 +153,7 @@ impl From<&Plugins> for PluginStats {
                         s.traps.load(Ordering::Relaxed),
                         s.instances_created.load(Ordering::Relaxed),
                         p.idle_instances() as u64,
+                        p.stream_instances() as u64,
                     ],
                 )
             })
@@ -192,6 +194,15 @@ impl Collector for PluginStats {
         )?;
         for (labels, values) in &self.rows {
             ConstGauge::new(values[3] as i64).encode(family.encode_family(labels)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "sluice_plugin_stream_instances",
+            "Instances holding the state of open streams (shared by up to streams-per-instance streams)",
+            None,
+            ConstGauge::new(0i64).metric_type(),
+        )?;
+        for (labels, values) in &self.rows {
+            ConstGauge::new(values[4] as i64).encode(family.encode_family(labels)?)?;
         }
         Ok(())
     }

@@ -471,8 +471,7 @@ impl Gateway {
                 StreamFormat::Sse => Framer::sse(max),
                 StreamFormat::Ndjson => Framer::ndjson(max),
             };
-            let chain =
-                self.stream_chain(snap, Some(plugin.lease()?), decoder.as_ref(), &req, client)?;
+            let chain = self.stream_chain(snap, Some(plugin), decoder.as_ref(), &req, client)?;
             return Ok(sse_response(EventStream::upstream(
                 body,
                 framer,
@@ -532,7 +531,7 @@ impl Gateway {
     fn stream_chain(
         &self,
         snap: &Snapshot,
-        adapter: Option<Lease>,
+        adapter: Option<&Arc<PluginVersion>>,
         decoder: Option<&Arc<PluginVersion>>,
         req: &types::Request,
         client: Dialect,
@@ -559,7 +558,7 @@ impl Gateway {
                 .ok_or_else(|| missing_stage("transform", name))?;
             let open = t.settings.on_error == FailMode::Open;
             chain.push_stage(Stage::new(
-                t.lease()?,
+                t,
                 StreamStage::Transform,
                 req,
                 body_dialect,
@@ -572,22 +571,10 @@ impl Gateway {
                 .get(name)
                 .ok_or_else(|| missing_stage("guardrail", name))?;
             let open = g.settings.on_error == FailMode::Open;
-            chain.push_stage(Stage::new(
-                g.lease()?,
-                StreamStage::Guard,
-                req,
-                body_dialect,
-                open,
-            )?);
+            chain.push_stage(Stage::new(g, StreamStage::Guard, req, body_dialect, open)?);
         }
         if let Some(dec) = decoder {
-            chain.push_stage(Stage::new(
-                dec.lease()?,
-                StreamStage::Ingress,
-                req,
-                client,
-                false,
-            )?);
+            chain.push_stage(Stage::new(dec, StreamStage::Ingress, req, client, false)?);
         }
         Ok(chain)
     }

@@ -4,8 +4,9 @@
 //! The chain, in order: the provider's stream mapper (upstream events → hub
 //! chunks), each transform's stream transformer, each guardrail's stream
 //! guard (on the streamed text), and the client dialect's stream encoder
-//! (hub chunks → the client's events). Each stage is a WIT resource living in
-//! an instance leased for the whole stream and dropped at its end.
+//! (hub chunks → the client's events). Each stage is a WIT resource in a warm
+//! instance shared with other open streams (see `plugin::streams`), dropped
+//! at the stream's end.
 //!
 //! The body is polled by hyper directly (no extra task, no channel), so each
 //! event goes out as soon as it is mapped, backpressure is the client's
@@ -21,12 +22,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use wasmtime::component::ResourceAny;
 
 use crate::error::{Dialect, GatewayError};
 use crate::plugin::bindings::types;
 use crate::plugin::version::StreamStage;
-use crate::plugin::{CallError, Lease};
+use crate::plugin::{CallError, StreamSlot};
 use crate::sse::{self, Framer};
 
 /// The `[DONE]` marker that ends an OpenAI stream.
@@ -34,8 +34,9 @@ const DONE: &[u8] = b"data: [DONE]\n\n";
 
 /// One per-stream plugin resource and the instance it lives in.
 pub struct Stage {
-    lease: Lease,
-    handle: Option<ResourceAny>,
+    slot: StreamSlot,
+    /// False once the stage finished, or dropped out after failing open.
+    active: bool,
     kind: StreamStage,
     /// For guards: which dialect the streamed events are in.
     text_dialect: Dialect,
@@ -45,16 +46,16 @@ pub struct Stage {
 
 impl Stage {
     pub fn new(
-        mut lease: Lease,
+        plugin: &std::sync::Arc<crate::plugin::PluginVersion>,
         kind: StreamStage,
         req: &types::Request,
         text_dialect: Dialect,
         fail_open: bool,
     ) -> Result<Self, CallError> {
-        let handle = lease.new_stream(kind, req)?;
+        let slot = plugin.open_stream(kind, req)?;
         Ok(Stage {
-            lease,
-            handle: Some(handle),
+            slot,
+            active: true,
             kind,
             text_dialect,
             fail_open,
@@ -62,14 +63,14 @@ impl Stage {
     }
 
     fn apply(&mut self, ev: types::Event, out: &mut Vec<types::Event>) -> Result<(), GatewayError> {
-        let Some(handle) = self.handle else {
+        if !self.active {
             out.push(ev);
             return Ok(());
-        };
-        if self.kind == StreamStage::Guard {
-            return self.guard(handle, ev, out);
         }
-        match self.lease.stream_event(self.kind, handle, &ev) {
+        if self.kind == StreamStage::Guard {
+            return self.guard(ev, out);
+        }
+        match self.slot.event(&ev) {
             Ok(evs) => {
                 out.extend(evs);
                 Ok(())
@@ -80,7 +81,6 @@ impl Stage {
 
     fn guard(
         &mut self,
-        handle: ResourceAny,
         mut ev: types::Event,
         out: &mut Vec<types::Event>,
     ) -> Result<(), GatewayError> {
@@ -93,11 +93,11 @@ impl Stage {
             out.push(ev);
             return Ok(());
         };
-        match self.lease.check_text(handle, &text) {
+        match self.slot.check_text(&text) {
             Ok(types::Verdict::Allow) => out.push(ev),
             Ok(types::Verdict::Deny(msg)) => {
                 return Err(GatewayError::GuardrailDenied {
-                    guardrail: self.lease.plugin().info.name.clone(),
+                    guardrail: self.slot.plugin().info.name.clone(),
                     message: msg,
                 });
             }
@@ -124,14 +124,15 @@ impl Stage {
         out: &mut Vec<types::Event>,
         template: Option<&str>,
     ) -> Result<(), GatewayError> {
-        let Some(handle) = self.handle.take() else {
+        if !self.active {
             return Ok(());
-        };
+        }
+        self.active = false;
         let r = if self.kind == StreamStage::Guard {
-            match self.lease.check_finish(handle) {
+            match self.slot.check_finish() {
                 Ok(types::Verdict::Allow) => Ok(()),
                 Ok(types::Verdict::Deny(msg)) => Err(GatewayError::GuardrailDenied {
-                    guardrail: self.lease.plugin().info.name.clone(),
+                    guardrail: self.slot.plugin().info.name.clone(),
                     message: msg,
                 }),
                 Ok(types::Verdict::Rewrite(text)) => {
@@ -144,7 +145,7 @@ impl Stage {
                 Err(e) => self.failed(e, None, out),
             }
         } else {
-            match self.lease.stream_finish(self.kind, handle) {
+            match self.slot.finish() {
                 Ok(evs) => {
                     out.extend(evs);
                     Ok(())
@@ -152,7 +153,7 @@ impl Stage {
                 Err(e) => self.failed(e, None, out),
             }
         };
-        self.lease.drop_resource(handle);
+        self.slot.close();
         r
     }
 
@@ -166,23 +167,13 @@ impl Stage {
     ) -> Result<(), GatewayError> {
         if self.fail_open && self.kind != StreamStage::Adapter && self.kind != StreamStage::Ingress
         {
-            tracing::warn!(plugin = %self.lease.plugin().info.name, error = %e,
+            tracing::warn!(plugin = %self.slot.plugin().info.name, error = %e,
                 "a fail-open plugin failed mid-stream; it is skipped for the rest of this stream");
-            self.handle = None;
+            self.active = false;
             out.extend(ev);
             return Ok(());
         }
         Err(GatewayError::Plugin(e))
-    }
-}
-
-impl Drop for Stage {
-    fn drop(&mut self) {
-        // A stream cut short (client gone, upstream error): still run the
-        // guest's destructor so a reused instance holds no stale state.
-        if let Some(h) = self.handle.take() {
-            self.lease.drop_resource(h);
-        }
     }
 }
 

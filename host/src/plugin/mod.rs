@@ -6,6 +6,8 @@
 //! - [`version`]: one loaded plugin version: its `InstancePre`, what it
 //!   described itself as, its pool of warm instances, and [`Lease`], the
 //!   handle a request holds while it calls the plugin.
+//! - [`streams`]: open streams sharing warm instances, one resource per
+//!   stream ([`StreamSlot`]).
 //! - [`registry`]: the set of live plugin versions, by name.
 //! - [`bindings`]: the generated host bindings of `wit/sluice.wit`.
 
@@ -14,10 +16,12 @@ pub mod engine;
 mod noblock;
 pub mod registry;
 pub mod state;
+pub mod streams;
 pub mod version;
 
 pub use engine::{EngineSettings, PluginEngine};
 pub use registry::Registry;
+pub use streams::StreamSlot;
 pub use version::{Lease, PluginVersion};
 
 /// A plugin's kind, as it described itself.

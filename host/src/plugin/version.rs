@@ -17,7 +17,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceAny};
+use wasmtime::component::{HasSelf, InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::{adapter, describe_iface, dialect, guard, ingress, transformer, types};
@@ -41,7 +41,7 @@ pub fn linker(engine: &Engine) -> Result<Linker<StoreState>, PluginError> {
 const ADAPTER: &str = "the provider adapter (sluice:plugin/adapter)";
 const INGRESS: &str = "client ingress (sluice:plugin/ingress, world `dialect`)";
 const TRANSFORMER: &str = "a transform (sluice:plugin/transformer)";
-const GUARD: &str = "a guardrail (sluice:plugin/guard)";
+pub(super) const GUARD: &str = "a guardrail (sluice:plugin/guard)";
 
 /// Which per-stream resource a call is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub enum StreamStage {
 }
 
 impl StreamStage {
-    fn names(self) -> (&'static str, &'static str) {
+    pub(super) fn names(self) -> (&'static str, &'static str) {
         match self {
             StreamStage::Adapter => ("stream-mapper", ADAPTER),
             StreamStage::Ingress => ("stream-encoder", INGRESS),
@@ -73,19 +73,19 @@ struct Indices {
 }
 
 /// Typed export handles of one instance.
-struct Exports {
-    plugin: describe_iface::Guest,
-    adapter: Option<adapter::Guest>,
-    ingress: Option<ingress::Guest>,
-    transformer: Option<transformer::Guest>,
-    guard: Option<guard::Guest>,
+pub(super) struct Exports {
+    pub(super) plugin: describe_iface::Guest,
+    pub(super) adapter: Option<adapter::Guest>,
+    pub(super) ingress: Option<ingress::Guest>,
+    pub(super) transformer: Option<transformer::Guest>,
+    pub(super) guard: Option<guard::Guest>,
 }
 
 /// A live instance with its store.
 pub(crate) struct Warm {
-    store: Store<StoreState>,
-    exports: Exports,
-    uses: u64,
+    pub(super) store: Store<StoreState>,
+    pub(super) exports: Exports,
+    pub(super) uses: u64,
 }
 
 /// Counters shown by the management API and metrics.
@@ -112,6 +112,8 @@ pub struct PluginVersion {
     shared: Arc<StoreShared>,
     deadline_ticks: u64,
     idle: Mutex<Vec<Warm>>,
+    /// Instances open streams live in (see [`super::streams`]).
+    pub(super) hosts: Mutex<Vec<Arc<super::streams::StreamHost>>>,
 }
 
 impl std::fmt::Debug for PluginVersion {
@@ -183,6 +185,7 @@ pub fn load(
             config_json: "{}".into(),
         }),
         idle: Mutex::new(Vec::new()),
+        hosts: Mutex::new(Vec::new()),
     };
     let mut warm = version
         .instantiate()
@@ -270,7 +273,7 @@ pub fn load(
 
 /// Run one call into an instance with the deadline armed, turning a trap
 /// into a [`CallError`] that names the plugin and the reason.
-fn call<R>(
+pub(super) fn call<R>(
     version: &PluginVersion,
     warm: &mut Warm,
     what: &'static str,
@@ -308,7 +311,7 @@ fn call<R>(
 }
 
 impl PluginVersion {
-    fn instantiate(&self) -> Result<Warm, CallError> {
+    pub(super) fn instantiate(&self) -> Result<Warm, CallError> {
         let mut store = Store::new(
             &self.engine,
             StoreState::new(self.shared.clone(), self.settings.memory_limit),
@@ -348,18 +351,22 @@ impl PluginVersion {
         })
     }
 
-    /// Take an instance for one request (or one stream): a warm one from the
-    /// pool, or a new one.
-    pub fn lease(self: &Arc<Self>) -> Result<Lease, CallError> {
+    /// A warm instance from the pool, or a new one (always new with `fresh`).
+    pub(super) fn take_instance(&self) -> Result<Warm, CallError> {
         let warm = if self.settings.instances == InstanceMode::Reuse {
             self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
         } else {
             None
         };
-        let warm = match warm {
-            Some(w) => w,
-            None => self.instantiate()?,
-        };
+        match warm {
+            Some(w) => Ok(w),
+            None => self.instantiate(),
+        }
+    }
+
+    /// Take an instance for one request: a warm one from the pool, or a new one.
+    pub fn lease(self: &Arc<Self>) -> Result<Lease, CallError> {
+        let warm = self.take_instance()?;
         Ok(Lease {
             version: self.clone(),
             warm: Some(warm),
@@ -384,7 +391,7 @@ impl PluginVersion {
     /// Count a trap; past `max-traps` within `trap-window` the version is
     /// taken out of service (the registry then serves the previous good
     /// version of the plugin, if there is one).
-    fn record_trap(&self) {
+    pub(super) fn record_trap(&self) {
         self.stats.traps.fetch_add(1, Ordering::Relaxed);
         let now = std::time::Instant::now();
         let mut recent = self
@@ -420,7 +427,7 @@ impl PluginVersion {
         self.idle.lock().map(|v| v.len()).unwrap_or(0)
     }
 
-    fn give_back(&self, warm: Warm) {
+    pub(super) fn give_back(&self, warm: Warm) {
         let s = &self.settings;
         if s.instances != InstanceMode::Reuse
             || warm.uses >= s.max_uses
@@ -532,87 +539,6 @@ impl Lease {
         })
     }
 
-    /// Create the per-stream resource of a stage: the adapter's stream
-    /// mapper, the ingress stream encoder, a transform's stream transformer
-    /// or a guardrail's stream guard.
-    pub fn new_stream(
-        &mut self,
-        stage: StreamStage,
-        req: &types::Request,
-    ) -> Result<ResourceAny, CallError> {
-        let (what, iface) = stage.names();
-        self.invoke(what, iface, |s, x| {
-            let r = match stage {
-                StreamStage::Adapter => x
-                    .adapter
-                    .as_ref()
-                    .map(|a| a.stream_mapper().call_constructor(&mut *s, req)),
-                StreamStage::Ingress => x
-                    .ingress
-                    .as_ref()
-                    .map(|a| a.stream_encoder().call_constructor(&mut *s, req)),
-                StreamStage::Transform => x
-                    .transformer
-                    .as_ref()
-                    .map(|a| a.stream_transformer().call_constructor(&mut *s, req)),
-                StreamStage::Guard => x
-                    .guard
-                    .as_ref()
-                    .map(|a| a.stream_guard().call_constructor(&mut *s, req)),
-            };
-            r.map(|r| r.map(Ok))
-        })
-    }
-
-    /// One event through a stream resource of `stage` (not for guards).
-    pub fn stream_event(
-        &mut self,
-        stage: StreamStage,
-        res: ResourceAny,
-        ev: &types::Event,
-    ) -> Result<Vec<types::Event>, CallError> {
-        let (_, iface) = stage.names();
-        self.invoke("stream event", iface, |s, x| match stage {
-            StreamStage::Adapter => x
-                .adapter
-                .as_ref()
-                .map(|a| a.stream_mapper().call_map_event(s, res, ev)),
-            StreamStage::Ingress => x
-                .ingress
-                .as_ref()
-                .map(|a| a.stream_encoder().call_encode_event(s, res, ev)),
-            StreamStage::Transform => x
-                .transformer
-                .as_ref()
-                .map(|a| a.stream_transformer().call_transform_event(s, res, ev)),
-            StreamStage::Guard => None,
-        })
-    }
-
-    /// The end of a stream for a stream resource of `stage` (not for guards).
-    pub fn stream_finish(
-        &mut self,
-        stage: StreamStage,
-        res: ResourceAny,
-    ) -> Result<Vec<types::Event>, CallError> {
-        let (_, iface) = stage.names();
-        self.invoke("stream finish", iface, |s, x| match stage {
-            StreamStage::Adapter => x
-                .adapter
-                .as_ref()
-                .map(|a| a.stream_mapper().call_finish(s, res)),
-            StreamStage::Ingress => x
-                .ingress
-                .as_ref()
-                .map(|a| a.stream_encoder().call_finish(s, res)),
-            StreamStage::Transform => x
-                .transformer
-                .as_ref()
-                .map(|a| a.stream_transformer().call_finish(s, res)),
-            StreamStage::Guard => None,
-        })
-    }
-
     /// `ingress.decode-request`: a client body in the plugin's dialect → hub body.
     pub fn decode_request(&mut self, req: &types::Request) -> Result<Vec<u8>, CallError> {
         self.invoke("decode-request", INGRESS, |s, x| {
@@ -673,37 +599,6 @@ impl Lease {
                 .as_ref()
                 .map(|a| a.call_check_response(s, req, body))
         })
-    }
-
-    /// `stream-guard.check-text`.
-    pub fn check_text(
-        &mut self,
-        res: ResourceAny,
-        text: &str,
-    ) -> Result<types::Verdict, CallError> {
-        self.invoke("check-text", GUARD, |s, x| {
-            x.guard
-                .as_ref()
-                .map(|a| a.stream_guard().call_check_text(s, res, text))
-        })
-    }
-
-    /// `stream-guard.finish`.
-    pub fn check_finish(&mut self, res: ResourceAny) -> Result<types::Verdict, CallError> {
-        self.invoke("stream-guard finish", GUARD, |s, x| {
-            x.guard
-                .as_ref()
-                .map(|a| a.stream_guard().call_finish(s, res))
-        })
-    }
-
-    /// Drop a resource created in this instance (its destructor runs in the guest).
-    pub fn drop_resource(&mut self, res: ResourceAny) {
-        if self.broken {
-            return;
-        }
-        // A failing destructor makes the instance unusable; the error is logged by `run`.
-        let _ = self.run("resource drop", |s, _| res.resource_drop(s));
     }
 }
 
