@@ -141,10 +141,7 @@ fn serve(config_path: Option<&Path>, listen: Option<SocketAddr>) -> ExitCode {
             config.listen
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("sluice: could not start the async runtime: {e}");
@@ -208,6 +205,24 @@ fn serve(config_path: Option<&Path>, listen: Option<SocketAddr>) -> ExitCode {
         sluice::server::serve(listener, gateway, sluice::server::shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// One worker thread per CPU the process may run on (`taskset` and cgroup
+/// limits count; `TOKIO_WORKER_THREADS` overrides). On a single CPU the
+/// runtime is single-threaded: no work-stealing bookkeeping and no
+/// cross-thread wake-ups.
+fn runtime_builder() -> tokio::runtime::Builder {
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1);
+    if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
 }
 
 fn check(path: &Path) -> ExitCode {
