@@ -88,6 +88,12 @@ pub fn keeps_extensions(provider_dialect: Option<&str>) -> bool {
 }
 
 /// A metadata value of a request.
+/// Whether `needle` occurs anywhere in `body`: a quick test that lets a
+/// transform pass a body it has nothing to do with without parsing it.
+pub fn mentions(body: &[u8], needle: &str) -> bool {
+    memchr::memmem::find(body, needle.as_bytes()).is_some()
+}
+
 pub fn meta<'a>(req: &'a Request, key: &str) -> Option<&'a str> {
     req.metadata
         .iter()

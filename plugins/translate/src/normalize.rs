@@ -406,6 +406,14 @@ pub fn transform_request(req: &sluice_sdk::Request) -> Result<Vec<u8>, sluice_sd
     if dialect != crate::dialect::OPENAI && dialect != crate::dialect::ANTHROPIC {
         return Ok(req.body.clone());
     }
+    // Every repair concerns a tool call or a tool result, and each of
+    // those names a key or role starting with `"tool` (`tool_calls`,
+    // `tool_call_id`, `"role":"tool"`, `tool_use`, `tool_result`): a body
+    // without that text is passed on unparsed (one written with `\u`
+    // escapes in those keys is too, and reaches the provider as sent).
+    if !crate::common::mentions(&req.body, "\"tool") {
+        return Ok(req.body.clone());
+    }
     let mut body: Value = sluice_sdk::json::parse(&req.body)?;
     let add_is_error =
         crate::common::keeps_extensions(crate::common::meta(req, "provider-dialect"));

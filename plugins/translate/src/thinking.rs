@@ -562,6 +562,15 @@ pub fn transform_request(
         return Ok(req.body.clone());
     }
     let suffix = crate::common::meta(req, "model-suffix").filter(|s| !s.is_empty());
+    // Without a suffix, only a body that asks for reasoning is translated
+    // (`thinking`, `reasoning_effort`, `thinkingConfig`, `thinking_config`):
+    // any other body is passed on unparsed.
+    if suffix.is_none()
+        && !crate::common::mentions(&req.body, "thinking")
+        && !crate::common::mentions(&req.body, "reasoning")
+    {
+        return Ok(req.body.clone());
+    }
     let mut body: Value = sluice_sdk::json::parse(&req.body)?;
     let outcome = translate(&mut body, dialect, target, suffix, config);
     if outcome.before.is_none() && suffix.is_none() {

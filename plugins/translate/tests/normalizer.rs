@@ -190,8 +190,15 @@ fn transform_leaves_good_and_foreign_bodies_byte_for_byte() {
     assert_eq!(out["messages"], json!([]));
     let req = request(&bad, "anthropic", "anthropic", &[]);
     assert!(transform_request(&req).is_ok());
+    // A body that names no tool is passed on without being parsed; one
+    // that does must be JSON.
     let req = sluice_sdk::Request {
-        body: b"not json".to_vec(),
+        body: b"not json, no tools".to_vec(),
+        ..request(&bad, "openai", "openai", &[])
+    };
+    assert_eq!(transform_request(&req).unwrap(), req.body);
+    let req = sluice_sdk::Request {
+        body: br#"not json "tool_calls""#.to_vec(),
         ..request(&bad, "openai", "openai", &[])
     };
     assert_eq!(transform_request(&req).unwrap_err().status, 400);
