@@ -23,11 +23,16 @@ use serde::de::DeserializeOwned;
 use crate::PluginError;
 
 /// The raw config JSON from the host (`{}` when none is set; always `{}`
-/// outside WebAssembly).
+/// outside WebAssembly). Asked of the host once per instance: an instance
+/// belongs to one loaded version of the plugin, and a changed config loads
+/// a new version with new instances.
 pub fn raw() -> String {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::base::sluice::plugin::host::get_config()
+        static CONFIG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        CONFIG
+            .get_or_init(crate::bindings::base::sluice::plugin::host::get_config)
+            .clone()
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
