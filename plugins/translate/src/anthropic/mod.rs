@@ -163,7 +163,17 @@ pub fn map_response(req: &Request, body: &[u8], created: u64) -> Result<Vec<u8>,
         return Ok(body.to_vec());
     }
     let resp: MessagesResponse = json::parse_upstream(body)?;
-    json::to_vec(&response_to_hub(resp, &ctx, prompt_chars_of(&req.body)))
+    // The prompt's size is only needed to estimate missing usage.
+    let reported = resp
+        .usage
+        .as_ref()
+        .is_some_and(|u| u.input_tokens.is_some() || u.output_tokens.is_some());
+    let prompt_chars = if reported {
+        0
+    } else {
+        prompt_chars_of(&req.body)
+    };
+    json::to_vec(&response_to_hub(resp, &ctx, prompt_chars))
 }
 
 /// The provider-side stream state (`adapter.stream-mapper`).
@@ -223,14 +233,21 @@ pub fn decode_request(req: &Request) -> Result<Vec<u8>, PluginError> {
 /// (`ingress.encode-response`). A body that is not a chat completion (e.g.
 /// a count_tokens answer) passes unchanged.
 pub fn encode_response(req: &Request, body: &[u8], created: u64) -> Result<Vec<u8>, PluginError> {
-    let v: Value = json::parse_upstream(body)?;
-    if v.get("choices").is_none() {
+    // Every hub chat response has `choices`; other answers (count_tokens)
+    // have no such text at all.
+    if !common::mentions(body, "\"choices\"") {
+        json::parse_upstream::<serde::de::IgnoredAny>(body)?;
         return Ok(body.to_vec());
     }
-    let hub: ChatResponse = serde_json::from_value(v)
-        .map_err(|e| error::bad_upstream(format!("invalid hub response: {e}")))?;
+    let hub: ChatResponse = json::parse_upstream(body)?;
     let ctx = Ctx::from_request(req, created);
-    json::to_vec(&response_from_hub(hub, &ctx, prompt_chars_of(&req.body)))
+    // The prompt's size is only needed to estimate missing usage.
+    let prompt_chars = if hub.usage.is_some() {
+        0
+    } else {
+        prompt_chars_of(&req.body)
+    };
+    json::to_vec(&response_from_hub(hub, &ctx, prompt_chars))
 }
 
 /// The ingress stream encoder for `req` (`ingress.stream-encoder`).
