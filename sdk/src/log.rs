@@ -18,6 +18,29 @@ pub fn log(level: Level, message: &str) {
     eprintln!("[{level:?}] {message}");
 }
 
+/// Whether the gateway writes lines at `level` (its log filter). Check it
+/// before formatting a message on a path every request takes:
+///
+/// ```no_run
+/// use sluice_sdk::log::{self, Level};
+/// if log::enabled(Level::Debug) {
+///     log::debug(&format!("rewrote {} fields", 3));
+/// }
+/// ```
+///
+/// Always true outside WebAssembly.
+pub fn enabled(level: Level) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::base::sluice::plugin::host::log_enabled(level)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = level;
+        true
+    }
+}
+
 /// Logs at `trace` level.
 pub fn trace(message: &str) {
     log(Level::Trace, message)

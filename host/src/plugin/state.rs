@@ -109,7 +109,52 @@ impl host::Host for StoreState {
         }
     }
 
+    fn log_enabled(&mut self, level: LogLevel) -> bool {
+        use tracing::Level;
+        match level {
+            LogLevel::Trace => tracing::enabled!(target: "sluice::plugin", Level::TRACE),
+            LogLevel::Debug => tracing::enabled!(target: "sluice::plugin", Level::DEBUG),
+            LogLevel::Info => tracing::enabled!(target: "sluice::plugin", Level::INFO),
+            LogLevel::Warn => tracing::enabled!(target: "sluice::plugin", Level::WARN),
+            LogLevel::Error => tracing::enabled!(target: "sluice::plugin", Level::ERROR),
+        }
+    }
+
     fn get_config(&mut self) -> String {
         self.shared.config_json.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_enabled_follows_the_gateways_log_filter() {
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("sluice=info"))
+            .with_writer(std::io::sink)
+            .finish();
+        let shared = Arc::new(StoreShared {
+            label: "t@1".into(),
+            config_json: "{}".into(),
+        });
+        let mut state = StoreState::new(shared, 1 << 20);
+        tracing::subscriber::with_default(subscriber, || {
+            use host::Host;
+            assert!(!state.log_enabled(LogLevel::Trace));
+            assert!(!state.log_enabled(LogLevel::Debug));
+            assert!(state.log_enabled(LogLevel::Info));
+            assert!(state.log_enabled(LogLevel::Error));
+        });
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("sluice=debug"))
+            .with_writer(std::io::sink)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            use host::Host;
+            assert!(state.log_enabled(LogLevel::Debug));
+            assert!(!state.log_enabled(LogLevel::Trace));
+        });
     }
 }

@@ -421,8 +421,10 @@ pub fn transform_request(req: &sluice_sdk::Request) -> Result<Vec<u8>, sluice_sd
     if notes.is_empty() {
         return Ok(req.body.clone());
     }
-    for n in &notes {
-        sluice_sdk::log::debug(&format!("tool-result-normalizer: {n}"));
+    if sluice_sdk::log::enabled(sluice_sdk::log::Level::Debug) {
+        for n in &notes {
+            sluice_sdk::log::debug(&format!("tool-result-normalizer: {n}"));
+        }
     }
     sluice_sdk::json::to_vec(&body)
 }

@@ -576,17 +576,21 @@ pub fn transform_request(
     if outcome.before.is_none() && suffix.is_none() {
         return Ok(req.body.clone());
     }
-    debug(&format!(
-        "thinking-translator: original {} (model suffix: {}); for {target}: {}{}",
-        outcome.before.as_deref().unwrap_or("none"),
-        suffix.unwrap_or("none"),
-        outcome.after.as_deref().unwrap_or("unchanged"),
-        if outcome.notes.is_empty() {
-            String::new()
-        } else {
-            format!("; {}", outcome.notes.join("; "))
-        }
-    ));
+    // Every request with reasoning settings passes here: build the line
+    // only when it is written.
+    if sluice_sdk::log::enabled(sluice_sdk::log::Level::Debug) {
+        debug(&format!(
+            "thinking-translator: original {} (model suffix: {}); for {target}: {}{}",
+            outcome.before.as_deref().unwrap_or("none"),
+            suffix.unwrap_or("none"),
+            outcome.after.as_deref().unwrap_or("unchanged"),
+            if outcome.notes.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", outcome.notes.join("; "))
+            }
+        ));
+    }
     if outcome.after.is_none() {
         return Ok(req.body.clone());
     }
