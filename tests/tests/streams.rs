@@ -91,8 +91,10 @@ async fn hundreds_of_open_streams_share_a_few_instances() {
         done += 1;
     }
     assert_eq!(done, STREAMS);
+    // 300 / 50 = 6 instances, plus a few when streams opening at the same
+    // moment on both workers each start one; one per stream would be 300.
     assert!(
-        (1..=STREAMS.div_ceil(50) + 1).contains(&(peak as usize)),
+        (1..=2 * STREAMS.div_ceil(50)).contains(&(peak as usize)),
         "openai held {STREAMS} open streams in {peak} instances"
     );
 
