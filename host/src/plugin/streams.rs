@@ -3,7 +3,7 @@
 //! Every stream needs per-stream state in each plugin on its path (the
 //! provider's stream mapper, each transform and guardrail, the client's
 //! encoder). That state is a WIT resource, so one instance can hold the
-//! resources of many streams: a stream takes a *slot* in a [`StreamHost`]
+//! resources of many streams: a stream takes a *slot* in a `StreamHost`
 //! (a warm instance) for its duration and locks the instance only for the
 //! length of each call.
 //!

@@ -9,10 +9,11 @@
 //! - `fresh`: a new instance for every request, dropped at its end, for
 //!   plugins that must share nothing between requests.
 //!
-//! Per-request and per-stream state lives in WIT resources (stream mappers)
-//! that the lease drops at the end of the stream, so a reused instance
-//! carries nothing from one request to the next unless the plugin keeps
-//! globals on purpose.
+//! Per-stream state lives in WIT resources (stream mappers, encoders,
+//! transformers, guards) held in instances shared by open streams (see
+//! [`super::streams`]) and dropped at the end of each stream, so a reused
+//! instance carries nothing from one request to the next unless the plugin
+//! keeps globals on purpose.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
