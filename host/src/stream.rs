@@ -16,6 +16,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ use hyper::body::Incoming;
 use crate::error::{Dialect, GatewayError};
 use crate::plugin::bindings::types;
 use crate::plugin::version::StreamStage;
-use crate::plugin::{CallError, StreamSlot};
+use crate::plugin::{CallError, PluginVersion, StreamSlot};
 use crate::sse::{self, Framer};
 
 /// The `[DONE]` marker that ends an OpenAI stream.
@@ -46,7 +47,7 @@ pub struct Stage {
 
 impl Stage {
     pub fn new(
-        plugin: &std::sync::Arc<crate::plugin::PluginVersion>,
+        plugin: &Arc<PluginVersion>,
         kind: StreamStage,
         req: &types::Request,
         text_dialect: Dialect,

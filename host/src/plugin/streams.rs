@@ -32,7 +32,7 @@ use wasmtime::component::ResourceAny;
 use super::CallError;
 use super::bindings::types;
 use super::state::StoreState;
-use super::version::{Exports, PluginVersion, StreamStage, Warm, call};
+use super::version::{Exports, PluginVersion, StreamStage, Warm, call, settle};
 use crate::config::InstanceMode;
 
 /// One instance holding the per-stream resources of up to
@@ -176,12 +176,11 @@ impl StreamSlot {
             });
         };
         let r = call(&self.version, warm, what, f);
-        let s = &self.version.settings;
         if r.is_err() {
             // Its memory may be in any state: drop it now, take no new streams.
             *guard = None;
             self.host.closed.store(true, Ordering::Relaxed);
-        } else if warm.uses >= s.max_uses || warm.store.data().limiter.current > s.recycle_memory {
+        } else if self.version.due_for_recycling(warm) {
             self.host.closed.store(true, Ordering::Relaxed);
         }
         r
@@ -198,20 +197,8 @@ impl StreamSlot {
             &Exports,
         ) -> Option<wasmtime::Result<Result<R, types::PluginError>>>,
     ) -> Result<R, CallError> {
-        let plugin = || self.version.info.name.clone();
-        match self.run(what, |s, x| f(s, x).transpose())? {
-            None => Err(CallError::Unsupported {
-                plugin: plugin(),
-                what: iface,
-            }),
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(CallError::Reported {
-                plugin: plugin(),
-                status: e.status,
-                code: e.code,
-                message: e.message,
-            }),
-        }
+        let r = self.run(what, |s, x| f(s, x).transpose())?;
+        settle(&self.version, iface, r)
     }
 
     fn handle(&self, what: &'static str) -> Result<ResourceAny, CallError> {

@@ -311,6 +311,30 @@ pub(super) fn call<R>(
     })
 }
 
+/// The outcome of a call that returns `result<R, plugin-error>`: `None`
+/// means the plugin does not export `iface`; a `plugin-error` keeps the
+/// plugin's status and code.
+pub(super) fn settle<R>(
+    version: &PluginVersion,
+    iface: &'static str,
+    r: Option<Result<R, types::PluginError>>,
+) -> Result<R, CallError> {
+    let plugin = || version.info.name.clone();
+    match r {
+        None => Err(CallError::Unsupported {
+            plugin: plugin(),
+            what: iface,
+        }),
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(CallError::Reported {
+            plugin: plugin(),
+            status: e.status,
+            code: e.code,
+            message: e.message,
+        }),
+    }
+}
+
 impl PluginVersion {
     pub(super) fn instantiate(&self) -> Result<Warm, CallError> {
         let mut store = Store::new(
@@ -428,16 +452,19 @@ impl PluginVersion {
         self.idle.lock().map(|v| v.len()).unwrap_or(0)
     }
 
-    pub(super) fn give_back(&self, warm: Warm) {
+    /// Whether an instance served `max-uses` calls or grew past
+    /// `recycle-memory`, and so must not be reused.
+    pub(super) fn due_for_recycling(&self, warm: &Warm) -> bool {
         let s = &self.settings;
-        if s.instances != InstanceMode::Reuse
-            || warm.uses >= s.max_uses
-            || warm.store.data().limiter.current > s.recycle_memory
-        {
+        warm.uses >= s.max_uses || warm.store.data().limiter.current > s.recycle_memory
+    }
+
+    pub(super) fn give_back(&self, warm: Warm) {
+        if self.settings.instances != InstanceMode::Reuse || self.due_for_recycling(&warm) {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < s.pool_size {
+        if idle.len() < self.settings.pool_size {
             idle.push(warm);
         }
     }
@@ -482,22 +509,6 @@ impl Lease {
         r
     }
 
-    fn reported(&self, e: types::PluginError) -> CallError {
-        CallError::Reported {
-            plugin: self.version.info.name.clone(),
-            status: e.status,
-            code: e.code,
-            message: e.message,
-        }
-    }
-
-    fn unsupported(&self, what: &'static str) -> CallError {
-        CallError::Unsupported {
-            plugin: self.version.info.name.clone(),
-            what,
-        }
-    }
-
     /// Call an export that returns `result<R, plugin-error>`; `None` from
     /// `f` means the plugin does not export the interface `iface`.
     fn invoke<R>(
@@ -509,11 +520,8 @@ impl Lease {
             &Exports,
         ) -> Option<wasmtime::Result<Result<R, types::PluginError>>>,
     ) -> Result<R, CallError> {
-        match self.run(what, |s, x| f(s, x).transpose())? {
-            None => Err(self.unsupported(iface)),
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(self.reported(e)),
-        }
+        let r = self.run(what, |s, x| f(s, x).transpose())?;
+        settle(&self.version, iface, r)
     }
 
     /// `adapter.prepare`: build the upstream request or answer locally.

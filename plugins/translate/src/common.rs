@@ -1,8 +1,8 @@
 //! Helpers shared by the dialect translations.
 
 use serde_json::{Map, Value, json};
-use sluice_sdk::hub::{ChatRequest, Usage};
-use sluice_sdk::{Event, Request};
+use sluice_sdk::hub::{ChatRequest, ChatResponse, Usage};
+use sluice_sdk::{Event, PluginError, Request, json as sdk_json};
 
 use crate::{dialect, ext};
 
@@ -270,6 +270,23 @@ pub fn prompt_chars_of(body: &[u8]) -> usize {
     serde_json::from_slice::<Value>(body)
         .map(|v| prompt_chars(&v))
         .unwrap_or(0)
+}
+
+/// [`prompt_chars_of`] when a usage estimate is `needed` (the answer
+/// reported none), else 0 without reading the body.
+pub fn prompt_chars_if(needed: bool, body: &[u8]) -> usize {
+    if needed { prompt_chars_of(body) } else { 0 }
+}
+
+/// A hub answer for an ingress encoder: `None` for a body that is not a
+/// chat completion (e.g. a count_tokens answer, which passes unchanged).
+/// Every hub chat response has `choices`; other answers have no such text.
+pub fn hub_answer(body: &[u8]) -> Result<Option<ChatResponse>, PluginError> {
+    if !mentions(body, "\"choices\"") {
+        sdk_json::parse_upstream::<serde::de::IgnoredAny>(body)?;
+        return Ok(None);
+    }
+    sdk_json::parse_upstream(body).map(Some)
 }
 
 /// Estimated hub usage (`"estimated": true`).

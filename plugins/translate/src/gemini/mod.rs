@@ -8,7 +8,7 @@ pub mod stream;
 pub mod types;
 
 use serde_json::Value;
-use sluice_sdk::hub::{ChatRequest, ChatResponse};
+use sluice_sdk::hub::ChatRequest;
 use sluice_sdk::{Event, PluginError, Request, Target, UpstreamRequest, error, header, json};
 
 pub use request::{gemini_to_hub, hub_to_gemini};
@@ -108,16 +108,11 @@ pub fn map_response(req: &Request, body: &[u8], created: u64) -> Result<Vec<u8>,
     }
     let ctx = Ctx::from_request(req, created);
     let resp: GenerateContentResponse = json::parse_upstream(body)?;
-    // The prompt's size is only needed to estimate missing usage.
     let reported = resp
         .usage_metadata
         .as_ref()
         .is_some_and(|u| u.prompt_token_count.is_some() || u.candidates_token_count.is_some());
-    let prompt_chars = if reported {
-        0
-    } else {
-        prompt_chars_of(&req.body)
-    };
+    let prompt_chars = common::prompt_chars_if(!reported, &req.body);
     json::to_vec(&response_to_hub(resp, &ctx, prompt_chars))
 }
 
@@ -178,19 +173,11 @@ pub fn decode_request(req: &Request) -> Result<Vec<u8>, PluginError> {
 /// Encodes a hub response for a Gemini client (`ingress.encode-response`).
 /// A body that is not a chat completion passes unchanged.
 pub fn encode_response(req: &Request, body: &[u8], created: u64) -> Result<Vec<u8>, PluginError> {
-    // Every hub chat response has `choices`.
-    if !common::mentions(body, "\"choices\"") {
-        json::parse_upstream::<serde::de::IgnoredAny>(body)?;
+    let Some(hub) = common::hub_answer(body)? else {
         return Ok(body.to_vec());
-    }
-    let hub: ChatResponse = json::parse_upstream(body)?;
-    let ctx = Ctx::from_request(req, created);
-    // The prompt's size is only needed to estimate missing usage.
-    let prompt_chars = if hub.usage.is_some() {
-        0
-    } else {
-        prompt_chars_of(&req.body)
     };
+    let ctx = Ctx::from_request(req, created);
+    let prompt_chars = common::prompt_chars_if(hub.usage.is_none(), &req.body);
     json::to_vec(&response_from_hub(hub, &ctx, prompt_chars))
 }
 
