@@ -127,6 +127,14 @@ impl fmt::Display for Report {
                 i.stream_format
             )?;
             writeln!(f, "           {}", i.description)?;
+            let skipped = i.pass_through.names();
+            if !skipped.is_empty() {
+                writeln!(
+                    f,
+                    "passes through: {} (the host does not call these hooks)",
+                    skipped.join(", ")
+                )?;
+            }
         }
         writeln!(f, "imports:")?;
         for i in &self.imports {

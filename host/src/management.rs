@@ -179,6 +179,7 @@ impl Gateway {
                     "version": p.info.version,
                     "kind": p.info.kind.as_str(),
                     "dialect": p.info.dialect,
+                    "pass_through": p.info.pass_through.names(),
                     "sha256": p.info.sha256,
                     "origin": p.info.origin,
                     "size": p.info.size,

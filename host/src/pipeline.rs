@@ -405,13 +405,16 @@ impl Gateway {
 
         // Transforms, then guardrails, on the request.
         for name in transforms {
-            if let Some(b) = run_stage(snap, Kind::Transform, name, |l| l.transform_request(&req))?
-            {
+            if let Some(b) = run_stage(snap, Kind::Transform, name, Hook::Request, |l| {
+                l.transform_request(&req)
+            })? {
                 req.body = b;
             }
         }
         for name in guardrails {
-            if let Some(v) = run_stage(snap, Kind::Guardrail, name, |l| l.check_request(&req))? {
+            if let Some(v) = run_stage(snap, Kind::Guardrail, name, Hook::Request, |l| {
+                l.check_request(&req)
+            })? {
                 apply_verdict(name, v, &mut req.body)?;
             }
         }
@@ -485,12 +488,16 @@ impl Gateway {
             .upstream
             .read_body(&provider.name, body, MAX_UPSTREAM_BODY)
             .await?;
-        let upstream_resp = types::UpstreamResponse {
-            status: parts.status.as_u16(),
-            headers: plugin_headers(&parts.headers),
-            body: bytes.to_vec(),
+        let hub = if plugin.info.pass_through.response {
+            bytes.to_vec()
+        } else {
+            let upstream_resp = types::UpstreamResponse {
+                status: parts.status.as_u16(),
+                headers: plugin_headers(&parts.headers),
+                body: bytes.to_vec(),
+            };
+            plugin.lease()?.map_response(&req, &upstream_resp)?
         };
-        let hub = plugin.lease()?.map_response(&req, &upstream_resp)?;
         let out = self.finish_body(snap, (transforms, guardrails), decoder.as_ref(), &req, hub)?;
         Ok(json_response(StatusCode::OK, out))
     }
@@ -506,14 +513,14 @@ impl Gateway {
         mut body: Vec<u8>,
     ) -> Result<Vec<u8>, GatewayError> {
         for name in transforms {
-            if let Some(b) = run_stage(snap, Kind::Transform, name, |l| {
+            if let Some(b) = run_stage(snap, Kind::Transform, name, Hook::Response, |l| {
                 l.transform_response(req, &body)
             })? {
                 body = b;
             }
         }
         for name in guardrails {
-            if let Some(v) = run_stage(snap, Kind::Guardrail, name, |l| {
+            if let Some(v) = run_stage(snap, Kind::Guardrail, name, Hook::Response, |l| {
                 l.check_response(req, &body)
             })? {
                 apply_verdict(name, v, &mut body)?;
@@ -556,6 +563,9 @@ impl Gateway {
                 .registry
                 .get(name)
                 .ok_or_else(|| missing_stage("transform", name))?;
+            if t.info.pass_through.stream {
+                continue;
+            }
             let open = t.settings.on_error == FailMode::Open;
             chain.push_stage(Stage::new(
                 t,
@@ -570,6 +580,9 @@ impl Gateway {
                 .registry
                 .get(name)
                 .ok_or_else(|| missing_stage("guardrail", name))?;
+            if g.info.pass_through.stream {
+                continue;
+            }
             let open = g.settings.on_error == FailMode::Open;
             chain.push_stage(Stage::new(g, StreamStage::Guard, req, body_dialect, open)?);
         }
@@ -725,19 +738,35 @@ fn sse_response(body: EventStream) -> Response<Body> {
     resp
 }
 
-/// Call the transform or guardrail `name`. When it faults and is
-/// fail-open, the failure is logged and `None` returned (the body goes on
-/// unchanged); otherwise the failure is the request's error.
+/// Which whole-body hook of a transform or guardrail a call is.
+#[derive(Clone, Copy)]
+enum Hook {
+    Request,
+    Response,
+}
+
+/// Call the transform or guardrail `name`. `None` (the body goes on
+/// unchanged) when the plugin passes `hook` through, or when it faults and
+/// is fail-open (the failure is logged); otherwise a failure is the
+/// request's error.
 fn run_stage<T>(
     snap: &Snapshot,
     kind: Kind,
     name: &str,
+    hook: Hook,
     call: impl FnOnce(&mut Lease) -> Result<T, crate::plugin::CallError>,
 ) -> Result<Option<T>, GatewayError> {
     let plugin = snap
         .registry
         .get(name)
         .ok_or_else(|| missing_stage(kind.as_str(), name))?;
+    let skip = match hook {
+        Hook::Request => plugin.info.pass_through.request,
+        Hook::Response => plugin.info.pass_through.response,
+    };
+    if skip {
+        return Ok(None);
+    }
     match plugin.lease().and_then(|mut l| call(&mut l)) {
         Ok(v) => Ok(Some(v)),
         Err(e) if plugin.settings.on_error == FailMode::Open && e.is_fault() => {

@@ -24,7 +24,8 @@
 //!   [`json::rewrite_model`], which replaces the top-level `model` of a body
 //!   and keeps every other field byte for byte (the cheap forwarding path).
 //! * [`error`]: [`PluginError`] constructors ([`error::bad_request`], ...).
-//! * [`log`] and [`config`]: the host's imports (`log`, `get-config`).
+//! * [`log`] and [`config`]: the host's imports (`log`, `get-config`), and
+//!   [`pass_through`], which tells the host which hooks it need not call.
 //! * [`openai`]: building requests for OpenAI-compatible upstreams and passing
 //!   their stream events through.
 //! * [`header`]: a [`Header`] constructor.
@@ -171,6 +172,35 @@ pub use bindings::base::sluice::plugin::types::{
     StreamFormat, Target, UpstreamRequest, UpstreamResponse, Verdict,
 };
 
+pub use bindings::base::sluice::plugin::host::Hooks;
+
+/// Tells the host which hooks this plugin passes through unchanged, so it
+/// does not call them (the body or event goes on as it was, and the cost of
+/// copying the request into the plugin and back is saved). Call it from
+/// [`Plugin::describe`]; later calls are ignored. Without it every hook is
+/// called.
+///
+/// What applies: [`Hooks::REQUEST`] (`transform-request`, `check-request`)
+/// and [`Hooks::STREAM`] (the stream transformer or guard) for transforms
+/// and guardrails; [`Hooks::RESPONSE`] (`map-response`,
+/// `transform-response`, `check-response`) for every kind. The trait
+/// methods must still be implemented (as the identity): a host that does
+/// not skip them calls them.
+///
+/// ```no_run
+/// use sluice_sdk::Hooks;
+/// // in `describe`: this transform rewrites requests only.
+/// sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
+/// ```
+///
+/// A no-op outside WebAssembly.
+pub fn pass_through(hooks: Hooks) {
+    #[cfg(target_arch = "wasm32")]
+    bindings::base::sluice::plugin::host::pass_through(hooks);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = hooks;
+}
+
 /// Builds a [`Header`]. The name is lower-cased, as the contract requires.
 ///
 /// ```
@@ -247,7 +277,7 @@ pub mod prelude {
     pub use crate::provider::{Adapter, StreamMapper};
     pub use crate::transform::{StreamTransformer, Transformer};
     pub use crate::{
-        Event, Header, LocalResponse, Plugin, PluginError, PluginInfo, PluginKind, Prepared,
+        Event, Header, Hooks, LocalResponse, Plugin, PluginError, PluginInfo, PluginKind, Prepared,
         Request, StreamFormat, Target, UpstreamRequest, UpstreamResponse, Verdict, header,
     };
 }

@@ -207,3 +207,118 @@ async fn a_gemini_client_is_served_by_an_openai_provider() {
     assert_eq!(text, "Bonjour");
     assert!(!got.text().contains("[DONE]"));
 }
+
+/// The `calls` counter of each plugin, from the management API.
+async fn plugin_calls(gw: &TestGateway) -> std::collections::HashMap<String, (u64, Value)> {
+    let got = send(
+        "GET",
+        &gw.url("/v0/management/plugins"),
+        &[("authorization", "Bearer mgmt")],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    got.json()["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                (p["calls"].as_u64().unwrap(), p["pass_through"].clone()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_a_plugin_passes_through_are_not_called() {
+    let oa = MockUpstream::start(|r| {
+        if r.json()["stream"] == true {
+            Reply::sse(vec![
+                sse_data(&chunk("Bon")),
+                sse_data(&chunk("jour")),
+                sse_data("[DONE]"),
+            ])
+        } else {
+            Reply::json(200, completion("gpt-up", "Bonjour"))
+        }
+    })
+    .await;
+    let an = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
+    let yaml = config(&oa, &an) + "remote-management: { secret-key: mgmt }\n";
+    let gw = TestGateway::start(&yaml, &[]).await;
+
+    let declared = plugin_calls(&gw).await;
+    assert_eq!(declared["openai"].1, json!(["response"]));
+    assert_eq!(
+        declared["thinking-translator"].1,
+        json!(["response", "stream"])
+    );
+    assert_eq!(
+        declared["tool-result-normalizer"].1,
+        json!(["response", "stream"])
+    );
+    assert_eq!(declared["anthropic"].1, json!([]));
+
+    // An Anthropic client with a tool result and a thinking level, to an
+    // OpenAI upstream: the request hooks of both transforms still run.
+    let request = |stream: bool| {
+        json!({"model": "gpt-x(high)", "max_tokens": 64, "stream": stream, "messages": [
+            {"role": "user", "content": "What is the weather?"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "weather", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                "content": [{"type": "text", "text": "sunny"}]}]}
+        ]})
+        .to_string()
+    };
+    let got = post_anthropic(&gw, "/v1/messages", &request(false), Some("sk-test")).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json()["content"][0]["text"], "Bonjour");
+    let sent = oa.requests()[0].json();
+    assert_eq!(sent["reasoning_effort"], "high", "{sent}");
+    let tool = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap_or_else(|| panic!("no tool message upstream: {sent}"));
+    assert_eq!(tool["content"], "sunny", "{sent}");
+
+    // One call each: `prepare` for the adapter (no `map-response`), the
+    // request hook for each transform (no `transform-response`).
+    let calls = plugin_calls(&gw).await;
+    assert_eq!(calls["openai"].0 - declared["openai"].0, 1);
+    assert_eq!(
+        calls["tool-result-normalizer"].0 - declared["tool-result-normalizer"].0,
+        1
+    );
+    assert_eq!(
+        calls["thinking-translator"].0 - declared["thinking-translator"].0,
+        1
+    );
+
+    // Streaming: the transforms open no stream state and see no events.
+    let got = post_anthropic(&gw, "/v1/messages", &request(true), Some("sk-test")).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let text: String = got
+        .sse_data()
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| v["delta"]["text"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(text, "Bonjour");
+    assert!(got.text().contains("message_stop"), "{}", got.text());
+    let after = plugin_calls(&gw).await;
+    assert_eq!(
+        after["tool-result-normalizer"].0 - calls["tool-result-normalizer"].0,
+        1
+    );
+    assert_eq!(
+        after["thinking-translator"].0 - calls["thinking-translator"].0,
+        1
+    );
+    // The adapter's stream mapper and the client's encoder still run.
+    assert!(after["openai"].0 - calls["openai"].0 > 3);
+    assert!(after["anthropic"].0 - calls["anthropic"].0 > 3);
+}

@@ -49,6 +49,45 @@ pub enum StreamFormat {
     Ndjson,
 }
 
+/// The hooks a plugin declared (with the `pass-through` import, during
+/// `describe`) that it passes through unchanged; the host skips them.
+/// Only what applies to the plugin's kind is kept: a provider may pass
+/// only `response` through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassThrough {
+    /// `transform-request` / `check-request`.
+    pub request: bool,
+    /// `map-response` / `transform-response` / `check-response`.
+    pub response: bool,
+    /// The per-stream transformer or guard.
+    pub stream: bool,
+}
+
+impl PassThrough {
+    /// What `declared` means for a plugin of `kind`.
+    pub fn for_kind(kind: Kind, declared: bindings::host::Hooks) -> Self {
+        use bindings::host::Hooks;
+        let provider = kind == Kind::Provider;
+        PassThrough {
+            request: !provider && declared.contains(Hooks::REQUEST),
+            response: declared.contains(Hooks::RESPONSE),
+            stream: !provider && declared.contains(Hooks::STREAM),
+        }
+    }
+
+    /// The skipped hooks by name, for the management API and `sluice plugins`.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (self.request, "request"),
+            (self.response, "response"),
+            (self.stream, "stream"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+}
+
 /// What a plugin said about itself in `describe()`, plus where it came from.
 #[derive(Debug, Clone)]
 pub struct PluginInfo {
@@ -58,6 +97,8 @@ pub struct PluginInfo {
     pub description: String,
     pub dialect: String,
     pub stream_format: StreamFormat,
+    /// Hooks the host skips for this plugin.
+    pub pass_through: PassThrough,
     /// `builtin:NAME` or the file path it was loaded from.
     pub origin: String,
     pub sha256: String,

@@ -23,6 +23,8 @@ pub struct StoreState {
     table: ResourceTable,
     pub limiter: MemoryLimiter,
     pub shared: Arc<StoreShared>,
+    /// What the plugin declared with `pass-through` (read after `describe`).
+    pub pass_through: host::Hooks,
 }
 
 impl StoreState {
@@ -40,6 +42,7 @@ impl StoreState {
                 hit_limit: false,
             },
             shared,
+            pass_through: host::Hooks::empty(),
         }
     }
 }
@@ -122,6 +125,10 @@ impl host::Host for StoreState {
 
     fn get_config(&mut self) -> String {
         self.shared.config_json.clone()
+    }
+
+    fn pass_through(&mut self, hooks: host::Hooks) {
+        self.pass_through = hooks;
     }
 }
 

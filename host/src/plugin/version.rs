@@ -24,7 +24,7 @@ use wasmtime::{Engine, Store, Trap};
 use super::bindings::{adapter, describe_iface, dialect, guard, ingress, transformer, types};
 use super::engine::PluginEngine;
 use super::state::{StoreShared, StoreState};
-use super::{CallError, Kind, PluginError, PluginInfo, StreamFormat};
+use super::{CallError, Kind, PassThrough, PluginError, PluginInfo, StreamFormat};
 use crate::config::{InstanceMode, PluginSettings};
 
 /// Build the linker every plugin is instantiated with: WASI (with nothing
@@ -170,6 +170,7 @@ pub fn load(
             description: String::new(),
             dialect: String::new(),
             stream_format: StreamFormat::Sse,
+            pass_through: Default::default(),
             origin: origin.to_string(),
             sha256: compiled.sha256,
             size: bytes.len(),
@@ -230,6 +231,7 @@ pub fn load(
         types::StreamFormat::Sse => StreamFormat::Sse,
         types::StreamFormat::Ndjson => StreamFormat::Ndjson,
     };
+    version.info.pass_through = PassThrough::for_kind(kind, warm.store.data().pass_through);
     version.deadline_ticks = PluginEngine::ticks(settings.deadline);
     version.shared = Arc::new(StoreShared {
         label: format!("{}@{}", described.name, described.version),

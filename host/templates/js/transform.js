@@ -20,6 +20,9 @@ const VERSION = "0.1.0";
 
 export const plugin = {
   describe() {
+    // A transform that leaves answers or streams alone can say so, and the
+    // host skips those calls, e.g.
+    // host.passThrough({ response: true, stream: true });
     return {
       name: NAME,
       version: VERSION,

@@ -26,6 +26,10 @@ struct @TYPE@;
 
 impl Plugin for @TYPE@ {
     fn describe() -> PluginInfo {
+        // A transform that leaves answers or streams alone can say so, and
+        // the host skips those calls, e.g.
+        // `sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);`
+        // (docs/plugins.md, "Hooks a plugin leaves alone").
         PluginInfo {
             name: NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),

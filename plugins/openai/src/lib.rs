@@ -61,6 +61,9 @@ struct OpenAi;
 
 impl Plugin for OpenAi {
     fn describe() -> PluginInfo {
+        // An OpenAI-compatible upstream answers in the hub format: the host
+        // passes its whole answers on without calling `map_response`.
+        sluice_sdk::pass_through(Hooks::RESPONSE);
         PluginInfo {
             name: "openai".into(),
             version: env!("CARGO_PKG_VERSION").into(),

@@ -24,6 +24,9 @@ fn plugin_config() -> Result<Config, PluginError> {
 
 impl Plugin for ThinkingTranslator {
     fn describe() -> PluginInfo {
+        // Only requests carry reasoning settings: answers and stream events go
+        // on without a call into this plugin.
+        sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
         PluginInfo {
             name: "thinking-translator".into(),
             version: env!("CARGO_PKG_VERSION").into(),

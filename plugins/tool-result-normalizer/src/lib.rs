@@ -13,6 +13,9 @@ struct Normalizer;
 
 impl Plugin for Normalizer {
     fn describe() -> PluginInfo {
+        // Only requests carry tool results: answers and stream events go on
+        // without a call into this plugin.
+        sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
         PluginInfo {
             name: "tool-result-normalizer".into(),
             version: env!("CARGO_PKG_VERSION").into(),

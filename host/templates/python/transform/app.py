@@ -23,6 +23,9 @@ VERSION = "0.1.0"
 
 class Plugin(exports.Plugin):
     def describe(self) -> types.PluginInfo:
+        # A transform that leaves answers or streams alone can say so, and
+        # the host skips those calls, e.g.
+        # host.pass_through(host.Hooks.RESPONSE | host.Hooks.STREAM)
         return types.PluginInfo(
             name="@NAME@",
             version=VERSION,
