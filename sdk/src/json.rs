@@ -6,6 +6,8 @@
 //! * [`rewrite_model`]: replace the top-level `model` of a body, keeping every
 //!   other field byte for byte, without parsing the messages into values.
 //! * [`has_top_level_key`]: does a JSON object have a given top-level key.
+//! * [`edit_top_level`]: change a few top-level fields of a body, keeping the
+//!   others byte for byte, without parsing them into values.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -124,6 +126,94 @@ pub fn rewrite_model(body: &[u8], model: &str) -> Result<Vec<u8>, PluginError> {
     }
     out.push(b'}');
     Ok(out)
+}
+
+/// Edits the top-level fields named in `keys` of a JSON object body and
+/// keeps every other field byte for byte, without building values for them
+/// (a conversation's `messages` are skipped over, not parsed).
+///
+/// `edit` gets a JSON object holding only the named fields that are present,
+/// parsed, and returns whether it changed anything. When it did, the body is
+/// written back: the fields in their original order, an edited field in its
+/// place, a removed one left out, new ones at the end; the other fields are
+/// copied as they were (as in [`rewrite_model`], only whitespace between
+/// top-level tokens is dropped). When it did not, `None` is returned and the
+/// caller keeps the body it has. `edit` should add only fields named in
+/// `keys` (another one would be written twice).
+///
+/// Fails with 400 `invalid_request` if the body is not a JSON object.
+///
+/// ```
+/// use serde_json::Value;
+/// let body = br#"{"model":"m", "messages":[ {"role":"user","content":"hi"} ], "top_k":5}"#;
+/// let out = sluice_sdk::json::edit_top_level(body, &["top_k", "temperature"], |fields| {
+///     let Value::Object(f) = fields else { return false };
+///     f.remove("top_k");
+///     f.insert("temperature".into(), 1.into());
+///     true
+/// })
+/// .unwrap()
+/// .unwrap();
+/// assert_eq!(
+///     out,
+///     br#"{"model":"m","messages":[ {"role":"user","content":"hi"} ],"temperature":1}"#
+/// );
+/// ```
+pub fn edit_top_level(
+    body: &[u8],
+    keys: &[&str],
+    edit: impl FnOnce(&mut serde_json::Value) -> bool,
+) -> Result<Option<Vec<u8>>, PluginError> {
+    let fields: Fields<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        Category::Data => bad_request(format!("request body must be a JSON object: {e}")),
+        _ => bad_request(describe(&e, "request body")),
+    })?;
+    let mut named = serde_json::Map::new();
+    for (key, value) in &fields.0 {
+        if keys.iter().any(|k| key == k) {
+            let v: serde_json::Value = serde_json::from_str(value.get())
+                .map_err(|e| bad_request(describe(&e, "request body")))?;
+            named.insert(key.to_string(), v);
+        }
+    }
+    let mut named = serde_json::Value::Object(named);
+    if !edit(&mut named) {
+        return Ok(None);
+    }
+    let serde_json::Value::Object(mut named) = named else {
+        return Err(internal(
+            "edit_top_level: the edit replaced the fields object",
+        ));
+    };
+    let mut out = Vec::with_capacity(body.len() + 64);
+    out.push(b'{');
+    let mut first = true;
+    let mut write_key = |out: &mut Vec<u8>, key: &str| -> Result<(), PluginError> {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key).map_err(|e| internal(e.to_string()))?;
+        out.push(b':');
+        Ok(())
+    };
+    for (key, value) in &fields.0 {
+        if keys.iter().any(|k| key == k) {
+            // Edited in place, or removed (a repeated key is written once).
+            if let Some(v) = named.shift_remove(key.as_ref()) {
+                write_key(&mut out, key)?;
+                serde_json::to_writer(&mut out, &v).map_err(|e| internal(e.to_string()))?;
+            }
+        } else {
+            write_key(&mut out, key)?;
+            out.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    for (key, v) in named {
+        write_key(&mut out, &key)?;
+        serde_json::to_writer(&mut out, &v).map_err(|e| internal(e.to_string()))?;
+    }
+    out.push(b'}');
+    Ok(Some(out))
 }
 
 /// Whether `json` is a JSON object with a top-level `key`.

@@ -571,8 +571,13 @@ pub fn transform_request(
     {
         return Ok(req.body.clone());
     }
-    let mut body: Value = sluice_sdk::json::parse(&req.body)?;
-    let outcome = translate(&mut body, dialect, target, suffix, config);
+    // Only the top-level fields below are read or written; the rest of
+    // the body (the conversation, the tools) is copied as it is, unparsed.
+    let mut outcome = Outcome::default();
+    let edited = sluice_sdk::json::edit_top_level(&req.body, FIELDS, |fields| {
+        outcome = translate(fields, dialect, target, suffix, config);
+        outcome.after.is_some()
+    })?;
     if outcome.before.is_none() && suffix.is_none() {
         return Ok(req.body.clone());
     }
@@ -591,11 +596,24 @@ pub fn transform_request(
             }
         ));
     }
-    if outcome.after.is_none() {
-        return Ok(req.body.clone());
-    }
-    sluice_sdk::json::to_vec(&body)
+    Ok(edited.unwrap_or_else(|| req.body.clone()))
 }
+
+/// Every top-level field [`translate`] reads or writes, in any dialect.
+const FIELDS: &[&str] = &[
+    "thinking",
+    ext::THINKING,
+    ext::THINKING_CONFIG,
+    "reasoning_effort",
+    "generationConfig",
+    "generation_config",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_k",
+    "top_p",
+    "tool_choice",
+];
 
 #[cfg(test)]
 mod tests {

@@ -303,3 +303,78 @@ fn transform_request_uses_metadata() {
     );
     assert_eq!(out["max_tokens"], 8192 + 4096);
 }
+
+/// `transform_request` reads and writes only the top-level thinking fields:
+/// its answer is what [`translate`] makes of the whole body, and everything
+/// else (the conversation with its escapes and number spellings) reaches
+/// the provider byte for byte.
+#[test]
+fn transform_request_edits_only_the_thinking_fields() {
+    let bodies = [
+        ("anthropic", common::json("anthropic/request_basic.json")),
+        (
+            "anthropic",
+            common::json("anthropic/request_tool_loop.json"),
+        ),
+        ("openai", common::json("openai/request_basic.json")),
+        ("openai", common::json("openai/request_tools_history.json")),
+        ("gemini", common::json("gemini/request_basic.json")),
+        (
+            "gemini",
+            common::json("gemini/request_function_history.json"),
+        ),
+    ];
+    let extras = [
+        json!({}),
+        json!({"thinking": {"type": "enabled", "budget_tokens": 3000}, "temperature": 0.2,
+            "top_k": 5, "top_p": 0.5, "tool_choice": {"type": "any"}, "max_tokens": 100}),
+        json!({"reasoning_effort": "low", "max_completion_tokens": 10, "tool_choice": "required"}),
+        json!({"generationConfig": {"thinkingConfig": {"thinkingBudget": 0}}}),
+    ];
+    let mut changed = 0;
+    for (dialect, body) in &bodies {
+        for extra in &extras {
+            let mut body = body.clone();
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            for target in ["openai", "anthropic", "gemini"] {
+                for suffix in [None, Some("high"), Some("none"), Some("20000")] {
+                    let mut meta = vec![("provider-dialect", target)];
+                    if let Some(s) = suffix {
+                        meta.push(("model-suffix", s));
+                    }
+                    let req = request(&body, dialect, dialect, &meta);
+                    let out = transform_request(&req, &Config::default()).unwrap();
+                    let expected = run(body.clone(), dialect, target, suffix);
+                    let got: Value = serde_json::from_slice(&out).unwrap();
+                    assert_eq!(got, expected, "{dialect} -> {target}, suffix {suffix:?}");
+                    changed += usize::from(out != req.body);
+                }
+            }
+        }
+    }
+    assert!(changed > 50, "only {changed} bodies were rewritten");
+
+    // Escapes and number spellings outside the thinking fields are kept.
+    let raw = br#"{"model":"m","messages":[{"role":"user","content":"caf\u00e9 \"q\""}],"temperature":1.50,"n":1e0}"#;
+    let mut req = request(
+        &json!({}),
+        "openai",
+        "openai",
+        &[("provider-dialect", "anthropic"), ("model-suffix", "high")],
+    );
+    req.body = raw.to_vec();
+    let out = String::from_utf8(transform_request(&req, &Config::default()).unwrap()).unwrap();
+    assert!(
+        out.starts_with(
+            r#"{"model":"m","messages":[{"role":"user","content":"caf\u00e9 \"q\""}],"#
+        ),
+        "{out}"
+    );
+    assert!(out.contains(r#""n":1e0"#), "{out}");
+    assert!(
+        !out.contains("temperature"),
+        "temperature 1.5 is refused with thinking: {out}"
+    );
+}
