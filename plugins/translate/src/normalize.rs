@@ -397,6 +397,105 @@ pub fn normalize(body: &mut Value, body_dialect: &str, add_is_error: bool) -> Ve
     }
 }
 
+/// The parts of a hub message the normalizer looks at, borrowed from the
+/// body; everything else is skipped over.
+#[derive(serde::Deserialize)]
+struct LightMessage<'a> {
+    #[serde(borrow, default)]
+    role: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tool_calls: Option<Vec<LightCall<'a>>>,
+    #[serde(borrow, default)]
+    tool_call_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    content: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct LightCall<'a> {
+    #[serde(borrow, default)]
+    id: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct LightBody<'a> {
+    #[serde(borrow, default)]
+    messages: Option<Vec<LightMessage<'a>>>,
+}
+
+/// Whether [`normalize_hub`] would leave this hub body as it is (no note),
+/// decided from a borrowed parse that builds no values. `None` when the
+/// body does not fit the light shape (not JSON, a `role` that is not a
+/// string, ...): then only the full parse can say.
+pub fn hub_is_well_formed(body: &[u8]) -> Option<bool> {
+    let parsed: LightBody<'_> = serde_json::from_slice(body).ok()?;
+    let Some(messages) = parsed.messages else {
+        return Some(true);
+    };
+    fn role<'b>(m: &'b LightMessage<'_>) -> Option<&'b str> {
+        m.role.as_deref()
+    }
+    // Assistant messages with calls, as in `normalize_hub`.
+    let calls: Vec<(usize, Vec<&str>)> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| role(m) == Some("assistant"))
+        .map(|(i, m)| {
+            let ids = m
+                .tool_calls
+                .iter()
+                .flatten()
+                .filter_map(|c| c.id.as_deref())
+                .collect::<Vec<_>>();
+            (i, ids)
+        })
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect();
+    let owner = |pos: usize, id: &str| {
+        calls
+            .iter()
+            .rev()
+            .find(|(i, ids)| *i < pos && ids.contains(&id))
+            .or_else(|| calls.iter().find(|(_, ids)| ids.contains(&id)))
+            .map(|(i, _)| *i)
+    };
+    // Every result has a call and content of the right shape.
+    let mut results: HashMap<(usize, &str), Vec<usize>> = HashMap::new();
+    for (pos, m) in messages.iter().enumerate() {
+        if role(m) != Some("tool") {
+            continue;
+        }
+        let id = m.tool_call_id.as_deref().unwrap_or_default();
+        let Some(o) = owner(pos, id) else {
+            return Some(false);
+        };
+        let content_ok = match m.content.map(|c| c.get().as_bytes()) {
+            Some([b'"', ..]) => true,
+            Some([b'[', ..]) => {
+                let parts: Vec<&serde_json::value::RawValue> =
+                    serde_json::from_str(m.content?.get()).ok()?;
+                parts.iter().all(|p| p.get().starts_with('{'))
+            }
+            _ => false,
+        };
+        if !content_ok {
+            return Some(false);
+        }
+        results.entry((o, id)).or_default().push(pos);
+    }
+    // Every call has exactly one result, among the messages right after it.
+    for (i, ids) in &calls {
+        let n = ids.len();
+        for id in ids {
+            match results.remove(&(*i, *id)).as_deref() {
+                Some(&[pos]) if pos > *i && pos <= i + n => {}
+                _ => return Some(false),
+            }
+        }
+    }
+    Some(true)
+}
+
 /// What the `tool-result-normalizer` plugin does with a request
 /// (`transformer.transform-request`): normalizes hub and Anthropic bodies,
 /// logs each repair at debug level, and returns the body unchanged (the same
@@ -412,6 +511,11 @@ pub fn transform_request(req: &sluice_sdk::Request) -> Result<Vec<u8>, sluice_sd
     // without that text is passed on unparsed (one written with `\u`
     // escapes in those keys is too, and reaches the provider as sent).
     if !crate::common::mentions(&req.body, "\"tool") {
+        return Ok(req.body.clone());
+    }
+    // A hub conversation that needs no repair (the usual case) is
+    // recognised without building it.
+    if dialect == crate::dialect::OPENAI && hub_is_well_formed(&req.body) == Some(true) {
         return Ok(req.body.clone());
     }
     let mut body: Value = sluice_sdk::json::parse(&req.body)?;

@@ -203,3 +203,56 @@ fn transform_leaves_good_and_foreign_bodies_byte_for_byte() {
     };
     assert_eq!(transform_request(&req).unwrap_err().status, 400);
 }
+
+/// The quick check that lets a well-formed hub conversation through
+/// unparsed agrees with the full normalizer on every conversation of up to
+/// four messages built from calls, results of every content shape, orphans
+/// and duplicates.
+#[test]
+fn the_quick_check_agrees_with_the_normalizer_on_every_small_conversation() {
+    use translate::normalize::hub_is_well_formed;
+    let kinds = [
+        json!({"role": "user", "content": "hi"}),
+        json!({"role": "assistant", "content": "ok"}),
+        json!({"role": "assistant", "content": null, "tool_calls": [call("a")]}),
+        json!({"role": "assistant", "content": null, "tool_calls": [call("a"), call("b")]}),
+        json!({"role": "assistant", "tool_calls": [call("b")]}),
+        json!({"role": "tool", "tool_call_id": "a", "content": "r"}),
+        json!({"role": "tool", "tool_call_id": "b", "content": [{"type": "text", "text": "r"}]}),
+        json!({"role": "tool", "tool_call_id": "a", "content": null}),
+        json!({"role": "tool", "tool_call_id": "b", "content": {"x": 1}}),
+        json!({"role": "tool", "tool_call_id": "a", "content": ["r"]}),
+        json!({"role": "tool", "tool_call_id": "c", "content": "r"}),
+        json!({"role": "tool", "content": "r"}),
+    ];
+    let mut seqs: Vec<Vec<usize>> = vec![vec![]];
+    let mut checked = 0;
+    let mut well_formed = 0;
+    for _ in 0..4 {
+        let mut next = Vec::new();
+        for s in &seqs {
+            for k in 0..kinds.len() {
+                let mut s = s.clone();
+                s.push(k);
+                let mut body = json!({"model": "m",
+                    "messages": s.iter().map(|&k| kinds[k].clone()).collect::<Vec<_>>()});
+                let bytes = serde_json::to_vec(&body).unwrap();
+                let quick = hub_is_well_formed(&bytes);
+                let notes = normalize_hub(&mut body, true);
+                assert_eq!(quick, Some(notes.is_empty()), "{s:?}: {notes:?}");
+                checked += 1;
+                well_formed += usize::from(notes.is_empty());
+                next.push(s);
+            }
+        }
+        seqs = next;
+    }
+    assert!(
+        checked > 20_000 && well_formed > 50,
+        "{checked} {well_formed}"
+    );
+    // Shapes the quick check does not read are left to the full parse.
+    assert_eq!(hub_is_well_formed(br#"{"messages": [{"role": 1}]}"#), None);
+    assert_eq!(hub_is_well_formed(b"not json"), None);
+    assert_eq!(hub_is_well_formed(br#"{"model": "m"}"#), Some(true));
+}
