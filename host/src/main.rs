@@ -197,8 +197,9 @@ fn serve(config_path: Option<&Path>, listen: Option<SocketAddr>) -> ExitCode {
                     return;
                 };
                 while hup.recv().await.is_some() {
-                    let gw = gw.clone();
-                    let _ = tokio::task::spawn_blocking(move || gw.reload("signal")).await;
+                    if let Err(e) = gw.clone().reload_in_background("signal").await {
+                        tracing::error!("reload on SIGHUP failed: {e}");
+                    }
                 }
             });
         }

@@ -133,8 +133,9 @@ impl Gateway {
                 serde_json::to_vec(&snap.config.redacted_json()).unwrap_or_default(),
             )),
             (Method::POST, "reload") => {
-                let gw = self.clone();
-                let report = tokio::task::spawn_blocking(move || gw.reload("api"))
+                let report = self
+                    .clone()
+                    .reload_in_background("api")
                     .await
                     .map_err(|e| GatewayError::Internal(format!("reload failed: {e}")))?;
                 let status = if report.applied && report.problems.is_empty() {

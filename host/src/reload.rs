@@ -163,6 +163,25 @@ fn keep_previous(
 }
 
 impl Gateway {
+    /// [`reload`](Self::reload) on a thread of its own at background
+    /// priority, for callers on the async runtime (the management API,
+    /// SIGHUP): compiling plugins must not hold up requests on a busy core.
+    pub async fn reload_in_background(
+        self: Arc<Self>,
+        trigger: &'static str,
+    ) -> Result<ReloadReport, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("sluice-reload".into())
+            .spawn(move || {
+                crate::plugin::engine::lower_thread_priority();
+                let _ = tx.send(self.reload(trigger));
+            })
+            .map_err(|e| format!("could not start a reload thread: {e}"))?;
+        rx.await
+            .map_err(|_| "the reload thread ended without a report".to_string())
+    }
+
     /// Re-read the config (if it came from a file) and the plugins, and make
     /// the result live. Never makes things worse: what fails is reported and
     /// the running version of it stays.
@@ -279,6 +298,9 @@ pub fn watch(gateway: Arc<Gateway>) -> Result<(), String> {
     std::thread::Builder::new()
         .name("sluice-reload".into())
         .spawn(move || {
+            // A reload compiles plugins: on a core that also serves
+            // requests, they go first.
+            crate::plugin::engine::lower_thread_priority();
             loop {
                 let Ok(first) = rx.recv() else { return };
                 let mut wanted = matches!(&first, Ok(ev) if relevant(&gateway, ev));

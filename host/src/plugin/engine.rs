@@ -37,11 +37,44 @@ pub struct PluginEngine {
     stop: Arc<AtomicBool>,
 }
 
+/// Lowers the calling thread's CPU priority (nice 10) on Linux, so that
+/// background work (compiling a plugin on reload) yields the CPU to request
+/// handling instead of stalling it on a busy core. A no-op elsewhere.
+pub fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread; failure only leaves the
+    // priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE);
+    }
+}
+
+/// The nice value of background threads: they get about a tenth of a core
+/// that request handling keeps busy, and all of an idle one.
+#[cfg(target_os = "linux")]
+const BACKGROUND_NICE: libc::c_int = 10;
+
+/// Cranelift compiles functions in parallel on rayon's global pool; its
+/// threads run at background priority (see [`lower_thread_priority`]).
+fn init_compile_pool() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only when a pool was already built (e.g. by an embedder):
+        // then that one is used as it is.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("sluice-compile-{i}"))
+            .start_handler(|_| lower_thread_priority())
+            .build_global();
+    });
+}
+
 impl PluginEngine {
     /// Build the engine: pooling allocator when the machine allows it
     /// (probed by building it), on-demand allocation otherwise; epoch
     /// interruption with a ticker thread; copy-on-write memory images.
     pub fn new(settings: &EngineSettings) -> Result<Arc<Self>, PluginError> {
+        init_compile_pool();
         let (engine, pooling) = match Engine::new(&base_config(Some(settings))) {
             Ok(engine) => (engine, true),
             Err(err) => {
@@ -208,4 +241,35 @@ fn base_config(pooling: Option<&EngineSettings>) -> WasmConfig {
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
     }
     c
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The calling thread's nice value.
+    fn nice() -> libc::c_int {
+        // SAFETY: plain syscalls on the calling thread.
+        unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::getpriority(libc::PRIO_PROCESS, tid)
+        }
+    }
+
+    #[test]
+    fn compile_and_reload_threads_run_at_background_priority() {
+        super::init_compile_pool();
+        let pool = rayon::broadcast(|_| nice());
+        assert!(
+            pool.iter().all(|&n| n >= super::BACKGROUND_NICE),
+            "compile threads' nice values: {pool:?}"
+        );
+        let before = nice();
+        let lowered = std::thread::spawn(|| {
+            super::lower_thread_priority();
+            nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, super::BACKGROUND_NICE.max(before));
+        assert_eq!(nice(), before, "only the calling thread is lowered");
+    }
 }
