@@ -327,7 +327,10 @@ async fn load(args: &Args) -> Value {
                     }
                     None => None,
                 };
-                if Instant::now() >= deadline {
+                // Fixed rate: every request due before the deadline is
+                // sent, also one that falls due while its connection is
+                // still busy, so the count is rate × duration exactly.
+                if period.is_none() && Instant::now() >= deadline {
                     break;
                 }
                 match send(&mut conn, &t.req, &mut ex, timeout).await {

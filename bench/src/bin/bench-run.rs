@@ -1576,23 +1576,28 @@ fn reload(cx: &mut Ctx) -> Result<Value, String> {
     ready(cx, Kind::SluiceOpenai, &mut p, &base)?;
     let url = format!("{base}/v1/chat/completions");
     let b = cx.body(false, &model(0, 8, 0), false);
-    let load = cx.load_cmd(
-        CLIENT_CPU,
-        &[
-            "load".into(),
-            "--url".into(),
-            url,
-            "--body".into(),
-            b,
-            "-c".into(),
-            s.conns.to_string(),
-            "--duration".into(),
-            s.reload_secs.to_string(),
-            "--rate".into(),
-            s.reload_rate.to_string(),
-        ],
-    );
+    let load_for = |secs: u64| {
+        cx.load_cmd(
+            CLIENT_CPU,
+            &[
+                "load".into(),
+                "--url".into(),
+                url.clone(),
+                "--body".into(),
+                b.clone(),
+                "-c".into(),
+                s.conns.to_string(),
+                "--duration".into(),
+                secs.to_string(),
+                "--rate".into(),
+                s.reload_rate.to_string(),
+            ],
+        )
+    };
+    let load = load_for(s.reload_secs);
     let timeout = Duration::from_secs(s.reload_secs + 60);
+    // Warm-up (connections, pools), then the same load without swaps.
+    run_json(&load_for(3), timeout, None, Duration::from_secs(1))?;
     let (without, _) = run_json(&load, timeout, None, Duration::from_secs(1))?;
     let runner = {
         let load = load.clone();
@@ -2258,7 +2263,7 @@ impl Report<'_> {
             "\n## 6. Hot reload under load\n\n\
              The OpenAI adapter as a file in `plugins.dir`, replaced {} times (a new file renamed over \
              the old one: the same plugin with another sha256) during {} s at a fixed {} rps, 64 \
-             connections, proxy on CPU 1; the same load without swaps just before. Reload time: from \
+             connections, proxy on CPU 1; the same load without swaps just before (after a 3 s warm-up). Reload time: from \
              the rename to `GET /v0/management/plugins` showing the new version (the file watcher \
              waits 250 ms for writes to settle). Target: no failed or dropped request.\n",
             s.reload_swaps, s.reload_secs, s.reload_rate
