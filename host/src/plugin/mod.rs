@@ -75,7 +75,8 @@ impl PassThrough {
         }
     }
 
-    /// The skipped hooks by name, for the management API and `sluice plugins`.
+    /// The skipped hooks by name, for the management API and
+    /// `sluice plugin inspect`.
     pub fn names(self) -> Vec<&'static str> {
         [
             (self.request, "request"),
