@@ -13,7 +13,14 @@
 //! - `prepare_1KiB`, `prepare_64KiB`: `adapter.prepare` of the `openai`
 //!   plugin on a warm instance with a 1 KiB and a 64 KiB chat request;
 //! - `stream_event`: one upstream chunk through the `openai` stream mapper
-//!   (`StreamSlot::event` with `StreamStage::Adapter`).
+//!   (`StreamSlot::event` with `StreamStage::Adapter`);
+//! - `chain/*`: the translation chain's calls one by one on warm instances
+//!   (an Anthropic request of ~1.1 KiB with `thinking` and a
+//!   tool_use/tool_result turn: `anthropic` decode, `tool-result-normalizer`,
+//!   `thinking-translator`, `openai` prepare, `anthropic` encode of a
+//!   0.6 KiB answer), `transform_noop_1KiB` (a transform call that returns at
+//!   once: the floor of a call), and `all_stages` (the five calls in a row,
+//!   as one request makes them).
 //!
 //! bench/run.sh runs this and puts the figures in docs/benchmarks.md.
 
@@ -107,6 +114,10 @@ fn target() -> types::Target {
 const CHUNK: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" token"},"finish_reason":null}]}"#;
 
 fn load_openai(engine: &PluginEngine, mode: InstanceMode) -> Arc<PluginVersion> {
+    load_builtin(engine, "openai", mode)
+}
+
+fn load_builtin(engine: &PluginEngine, name: &str, mode: InstanceMode) -> Arc<PluginVersion> {
     let linker = linker(&engine.engine).expect("linker");
     let settings = move |_: &str| PluginSettings {
         instances: mode,
@@ -115,12 +126,54 @@ fn load_openai(engine: &PluginEngine, mode: InstanceMode) -> Arc<PluginVersion> 
     load(
         engine,
         &linker,
-        builtin("openai"),
-        "builtin:openai",
+        builtin(name),
+        &format!("builtin:{name}"),
         &settings,
     )
-    .expect("load openai")
+    .unwrap_or_else(|e| panic!("load {name}: {e}"))
 }
+
+/// The Anthropic request of the benchmark's translation chain (~1.6 KiB:
+/// a system prompt, `thinking`, a tool, a tool_use/tool_result turn), as
+/// `bench-run` sends it.
+fn anthropic_request() -> types::Request {
+    let filler = "I am planning a three-day trip and would like a short itinerary. \
+Please keep it practical: where to stay, how to get around, and one or two places to eat \
+each day. I prefer walking and public transport, I do not like crowded tourist traps, and \
+I would like at least one museum and one park. Mention rough costs where you can. ";
+    let body = serde_json::json!({
+        "model": "gpt-4o-mini",
+        "max_tokens": 2048,
+        "system": "You are a helpful travel assistant. Answer concisely.",
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "tools": [{
+            "name": "get_weather",
+            "description": "The weather forecast for a city",
+            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        }],
+        "messages": [
+            {"role": "user", "content": filler},
+            {"role": "assistant", "content": [
+                {"type": "text", "text": "Let me check the weather first."},
+                {"type": "tool_use", "id": "toolu_bench01", "name": "get_weather", "input": {"city": "Lisbon"}},
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_bench01",
+                 "content": [{"type": "text", "text": "Sunny, 24 C, light wind from the north-west."}]},
+            ]},
+        ],
+    });
+    let mut req = request(serde_json::to_vec(&body).expect("json"), false);
+    req.client_dialect = "anthropic".into();
+    req.body_dialect = "anthropic".into();
+    req.metadata
+        .push(("provider-dialect".into(), "openai".into()));
+    req.metadata.push(("operation".into(), "chat".into()));
+    req
+}
+
+/// A hub (OpenAI) answer of about 0.6 KiB.
+const ANSWER: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Sure. Here is a short answer to your question, written so that the response body has a realistic size for a chat completion: a few sentences of plain text, some punctuation, and nothing that needs escaping. The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. That is all."},"finish_reason":"stop"}],"usage":{"prompt_tokens":42,"completion_tokens":64,"total_tokens":106}}"#;
 
 fn plugins(c: &mut Criterion) {
     let cache = std::env::temp_dir().join(format!("sluice-bench-plugins-{}", std::process::id()));
@@ -200,7 +253,111 @@ fn plugins(c: &mut Criterion) {
     g.finish();
     drop(mapper);
     drop(lease);
+    chain(c, &engine);
     let _ = std::fs::remove_dir_all(cache);
+}
+
+/// The stages of the translation chain one by one, on warm instances, with
+/// the bodies each stage sees in the gateway: an Anthropic client's request
+/// decoded to the hub, the two default transforms, the `openai` adapter, and
+/// the hub answer encoded for the Anthropic client.
+fn chain(c: &mut Criterion, engine: &PluginEngine) {
+    let anthropic = load_builtin(engine, "anthropic", InstanceMode::Reuse);
+    let normalizer = load_builtin(engine, "tool_result_normalizer", InstanceMode::Reuse);
+    let thinking = load_builtin(engine, "thinking_translator", InstanceMode::Reuse);
+    let openai = load_openai(engine, InstanceMode::Reuse);
+    let target = target();
+    let mut req = anthropic_request();
+    let (mut dec, mut norm, mut think, mut adapter) = (
+        anthropic.lease().expect("lease"),
+        normalizer.lease().expect("lease"),
+        thinking.lease().expect("lease"),
+        openai.lease().expect("lease"),
+    );
+    let anthropic_req = req.clone();
+    req.body = dec.decode_request(&anthropic_req).expect("decode");
+    req.body_dialect = "openai".into();
+    let hub_req = req.clone();
+    req.body = norm.transform_request(&hub_req).expect("normalize");
+    req.body = think.transform_request(&req).expect("thinking");
+    let answer = ANSWER.as_bytes().to_vec();
+
+    let mut g = c.benchmark_group("chain");
+    g.warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(4));
+    g.bench_function("anthropic_decode_request", |b| {
+        b.iter(|| {
+            black_box(
+                dec.decode_request(black_box(&anthropic_req))
+                    .expect("decode"),
+            )
+        })
+    });
+    g.bench_function("tool_result_normalizer", |b| {
+        b.iter(|| {
+            black_box(
+                norm.transform_request(black_box(&hub_req))
+                    .expect("normalize"),
+            )
+        })
+    });
+    // A transform that returns at once (no tool call in the body): the
+    // floor of any call with a 1 KiB request, the envelope in and out.
+    let plain = request(chat_body(1024, false), false);
+    g.bench_function("transform_noop_1KiB", |b| {
+        b.iter(|| {
+            black_box(
+                norm.transform_request(black_box(&plain))
+                    .expect("normalize"),
+            )
+        })
+    });
+    g.bench_function("thinking_translator", |b| {
+        b.iter(|| {
+            black_box(
+                think
+                    .transform_request(black_box(&hub_req))
+                    .expect("thinking"),
+            )
+        })
+    });
+    g.bench_function("openai_prepare", |b| {
+        b.iter(|| black_box(adapter.prepare(black_box(&req), &target).expect("prepare")))
+    });
+    g.bench_function("anthropic_encode_response", |b| {
+        b.iter(|| {
+            black_box(
+                dec.encode_response(black_box(&req), black_box(&answer))
+                    .expect("encode"),
+            )
+        })
+    });
+    // The five calls in a row, as one request makes them: compare with the
+    // sum of the stages above to see what alternating plugins costs (each
+    // call touches another instance's memory and another plugin's code).
+    g.bench_function("all_stages", |b| {
+        b.iter(|| {
+            black_box(
+                dec.decode_request(black_box(&anthropic_req))
+                    .expect("decode"),
+            );
+            black_box(
+                norm.transform_request(black_box(&hub_req))
+                    .expect("normalize"),
+            );
+            black_box(
+                think
+                    .transform_request(black_box(&hub_req))
+                    .expect("thinking"),
+            );
+            black_box(adapter.prepare(black_box(&req), &target).expect("prepare"));
+            black_box(
+                dec.encode_response(black_box(&req), black_box(&answer))
+                    .expect("encode"),
+            )
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, plugins);
