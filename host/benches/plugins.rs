@@ -133,37 +133,15 @@ fn load_builtin(engine: &PluginEngine, name: &str, mode: InstanceMode) -> Arc<Pl
     .unwrap_or_else(|e| panic!("load {name}: {e}"))
 }
 
-/// The Anthropic request of the benchmark's translation chain (~1.6 KiB:
+/// The Anthropic request of the benchmark's translation chain (~1.1 KiB:
 /// a system prompt, `thinking`, a tool, a tool_use/tool_result turn), as
-/// `bench-run` sends it.
+/// `bench-run` sends it: compact JSON.
 fn anthropic_request() -> types::Request {
-    let filler = "I am planning a three-day trip and would like a short itinerary. \
-Please keep it practical: where to stay, how to get around, and one or two places to eat \
-each day. I prefer walking and public transport, I do not like crowded tourist traps, and \
-I would like at least one museum and one park. Mention rough costs where you can. ";
-    let body = serde_json::json!({
-        "model": "gpt-4o-mini",
-        "max_tokens": 2048,
-        "system": "You are a helpful travel assistant. Answer concisely.",
-        "thinking": {"type": "enabled", "budget_tokens": 1024},
-        "tools": [{
-            "name": "get_weather",
-            "description": "The weather forecast for a city",
-            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-        }],
-        "messages": [
-            {"role": "user", "content": filler},
-            {"role": "assistant", "content": [
-                {"type": "text", "text": "Let me check the weather first."},
-                {"type": "tool_use", "id": "toolu_bench01", "name": "get_weather", "input": {"city": "Lisbon"}},
-            ]},
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "toolu_bench01",
-                 "content": [{"type": "text", "text": "Sunny, 24 C, light wind from the north-west."}]},
-            ]},
-        ],
-    });
-    let mut req = request(serde_json::to_vec(&body).expect("json"), false);
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../../bench/bodies/anthropic-chain.json"))
+            .expect("bench/bodies/anthropic-chain.json is JSON");
+    let body = serde_json::to_vec(&fixture).expect("json");
+    let mut req = request(body, false);
     req.client_dialect = "anthropic".into();
     req.body_dialect = "anthropic".into();
     req.metadata

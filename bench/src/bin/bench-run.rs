@@ -472,29 +472,13 @@ fn openai_body(model: &str, stream: bool) -> String {
     v.to_string()
 }
 
+/// The translation chain's request (also used by the criterion bench).
+const ANTHROPIC_CHAIN: &str = include_str!("../../bodies/anthropic-chain.json");
+
 fn anthropic_body(model: &str, stream: bool) -> String {
-    let mut v = json!({
-        "model": model,
-        "max_tokens": 2048,
-        "system": "You are a helpful travel assistant. Answer concisely.",
-        "thinking": {"type": "enabled", "budget_tokens": 1024},
-        "tools": [{
-            "name": "get_weather",
-            "description": "The weather forecast for a city",
-            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-        }],
-        "messages": [
-            {"role": "user", "content": FILLER},
-            {"role": "assistant", "content": [
-                {"type": "text", "text": "Let me check the weather first."},
-                {"type": "tool_use", "id": "toolu_bench01", "name": "get_weather", "input": {"city": "Lisbon"}},
-            ]},
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "toolu_bench01",
-                 "content": [{"type": "text", "text": "Sunny, 24 C, light wind from the north-west."}]},
-            ]},
-        ],
-    });
+    let mut v: serde_json::Value =
+        serde_json::from_str(ANTHROPIC_CHAIN).expect("bench/bodies/anthropic-chain.json is JSON");
+    v["model"] = json!(model);
     if stream {
         v["stream"] = json!(true);
     }
@@ -1980,7 +1964,7 @@ impl Report<'_> {
             ("pinning: throughput, streams, memory", format!("proxy under test `taskset -c {PROXY_CPU}`; mock upstream and load generator `taskset -c {CLIENT_CPU}`")),
             ("pinning: added latency, time to first event, gaps", format!("proxy, mock and load generator all on CPU {PROXY_CPU} (one core)")),
             ("mock upstream", "bench-upstream (Rust, hyper, HTTP/1.1 keep-alive, one thread); JSON answer 0 ms (~0.6 KiB); streams send their first event at once".to_string()),
-            ("request body", "OpenAI chat request, ~1 KiB (system + user message); the translation chain sends the Anthropic equivalent (~1.5 KiB, with a tool_use/tool_result turn and `thinking`)".to_string()),
+            ("request body", "OpenAI chat request, ~0.8 KiB (system + user message); the translation chain sends the Anthropic equivalent (~1.1 KiB, with a tool_use/tool_result turn and `thinking`: `bench/bodies/anthropic-chain.json`)".to_string()),
             ("load generator", "bench-load (Rust, tokio, one thread, keep-alive, HDR histograms); wrk 4 (`-t1`) as a cross-check".to_string()),
             ("added latency", format!("{} requests to the target and {} to the mock, alternating (A,B then B,A), one connection each, after {} warm-up pairs; added = target percentile − direct percentile", s.lat_n, s.lat_n, s.lat_warmup)),
             ("throughput", format!("{} keep-alive connections, closed loop, {} s measured after {} s warm-up; CPU/request = (utime+stime of the proxy's process tree, /proc/PID/stat) ÷ requests", s.conns, s.tput_secs, s.tput_warmup_secs)),
