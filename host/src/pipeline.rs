@@ -550,13 +550,17 @@ impl Gateway {
         };
         let mut chain = Chain::default();
         if let Some(adapter) = adapter {
-            chain.push_stage(Stage::new(
-                adapter,
-                StreamStage::Adapter,
-                req,
-                body_dialect,
-                false,
-            )?);
+            if adapter.info.pass_through.stream {
+                chain.pass_hub_events();
+            } else {
+                chain.push_stage(Stage::new(
+                    adapter,
+                    StreamStage::Adapter,
+                    req,
+                    body_dialect,
+                    false,
+                )?);
+            }
         }
         for name in &snap.config.transforms {
             let t = snap

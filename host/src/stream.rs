@@ -181,12 +181,21 @@ impl Stage {
 /// The per-stream stages in order.
 #[derive(Default)]
 pub struct Chain {
+    /// The provider passes its stream through (its upstream sends hub
+    /// chunks): the host does what its stream mapper would, see [`hub_event`].
+    hub_events: bool,
     stages: Vec<Stage>,
 }
 
 impl Chain {
     pub fn push_stage(&mut self, stage: Stage) {
         self.stages.push(stage);
+    }
+
+    /// Take the upstream's events as hub chunks, in place of the provider's
+    /// stream mapper.
+    pub fn pass_hub_events(&mut self) {
+        self.hub_events = true;
     }
 
     /// Run events through the stages from `start` on.
@@ -216,6 +225,14 @@ impl Chain {
         ev: types::Event,
         out: &mut Vec<types::Event>,
     ) -> Result<(), GatewayError> {
+        let ev = if self.hub_events {
+            match hub_event(ev) {
+                Some(ev) => ev,
+                None => return Ok(()),
+            }
+        } else {
+            ev
+        };
         self.run_from(0, vec![ev], out)
     }
 
@@ -229,6 +246,28 @@ impl Chain {
         }
         Ok(())
     }
+}
+
+/// An upstream event of a hub-format stream (OpenAI chat completion
+/// chunks), as the built-in `openai` stream mapper would pass it on:
+/// `[DONE]` and empty events are dropped (the host ends the stream itself),
+/// an error event (a JSON object with a top-level `error`) keeps its event
+/// name, and any other event loses it.
+fn hub_event(mut ev: types::Event) -> Option<types::Event> {
+    let data = ev.data.trim();
+    if data.is_empty() || data == "[DONE]" {
+        return None;
+    }
+    if ev.event.is_some() && !is_error_object(data) {
+        ev.event = None;
+    }
+    Some(ev)
+}
+
+fn is_error_object(data: &str) -> bool {
+    data.starts_with('{')
+        && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(data)
+            .is_ok_and(|m| m.contains_key("error"))
 }
 
 /// Where the events come from.
@@ -519,4 +558,41 @@ fn replace_stream_text(dialect: Dialect, data: &str, new: &str) -> Option<String
     };
     *slot = serde_json::Value::String(new.to_owned());
     Some(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hub_event, types};
+
+    type Seen = Option<(Option<String>, String)>;
+
+    fn pass(event: Option<&str>, data: &str) -> Seen {
+        hub_event(types::Event {
+            event: event.map(str::to_owned),
+            data: data.to_owned(),
+        })
+        .map(|e| (e.event, e.data))
+    }
+
+    fn seen(event: Option<&str>, data: &str) -> Seen {
+        Some((event.map(str::to_owned), data.to_owned()))
+    }
+
+    #[test]
+    fn hub_events_are_passed_on_as_the_openai_mapper_would() {
+        assert_eq!(pass(None, "[DONE]"), None);
+        assert_eq!(pass(None, " [DONE] "), None);
+        assert_eq!(pass(None, ""), None);
+        let chunk = r#"{"id":"x","choices":[]}"#;
+        assert_eq!(pass(None, chunk), seen(None, chunk));
+        // A named event that is not an error loses its name ...
+        assert_eq!(pass(Some("message"), chunk), seen(None, chunk));
+        // ... an error keeps it, with or without one.
+        let err = r#"{"error":{"message":"overloaded","type":"server_error"}}"#;
+        assert_eq!(pass(Some("error"), err), seen(Some("error"), err));
+        assert_eq!(pass(None, err), seen(None, err));
+        // Text that merely mentions an error is not one.
+        let text = r#"{"choices":[{"delta":{"content":"error"}}]}"#;
+        assert_eq!(pass(Some("x"), text), seen(None, text));
+    }
 }

@@ -183,7 +183,10 @@ pub use bindings::base::sluice::plugin::host::Hooks;
 /// What applies: [`Hooks::REQUEST`] (`transform-request`, `check-request`)
 /// and [`Hooks::STREAM`] (the stream transformer or guard) for transforms
 /// and guardrails; [`Hooks::RESPONSE`] (`map-response`,
-/// `transform-response`, `check-response`) for every kind. The trait
+/// `transform-response`, `check-response`) for every kind; and
+/// [`Hooks::STREAM`] for a provider of dialect `openai` with SSE streams
+/// whose upstream's events are hub chunks (the host then drops `[DONE]`
+/// itself, as [`openai::pass_through_event`] does). The trait
 /// methods must still be implemented (as the identity): a host that does
 /// not skip them calls them.
 ///

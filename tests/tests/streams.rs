@@ -64,18 +64,19 @@ async fn hundreds_of_open_streams_share_a_few_instances() {
     let tasks: Vec<_> = (0..STREAMS)
         .map(|_| {
             let url = url.clone();
-            tokio::spawn(async move { post(&url, KEY, &chat("gpt-test", true)).await })
+            tokio::spawn(async move { post(&url, KEY, &chat("f-forward", true)).await })
         })
         .collect();
 
     // While every stream is open (the upstream holds each for 600 ms), the
-    // adapter and the two default transforms hold their streams' state in
-    // a handful of instances, not one per stream.
+    // adapter's stream mapper (the `faults` forwarder: the built-in `openai`
+    // adapter passes its streams through and opens none) holds the streams'
+    // state in a handful of instances, not one per stream.
     let mut peak = 0;
     for _ in 0..20 {
         tokio::time::sleep(Duration::from_millis(25)).await;
         let m = get(&gw.url("/metrics"), None).await.text();
-        peak = peak.max(gauge(&m, "sluice_plugin_stream_instances", "openai").unwrap_or(0));
+        peak = peak.max(gauge(&m, "sluice_plugin_stream_instances", "faults").unwrap_or(0));
     }
 
     let mut done = 0;
@@ -95,13 +96,13 @@ async fn hundreds_of_open_streams_share_a_few_instances() {
     // moment on both workers each start one; one per stream would be 300.
     assert!(
         (1..=2 * STREAMS.div_ceil(50)).contains(&(peak as usize)),
-        "openai held {STREAMS} open streams in {peak} instances"
+        "faults held {STREAMS} open streams in {peak} instances"
     );
 
     // Once the streams ended their instances went back to the warm pool.
     let m = get(&gw.url("/metrics"), None).await.text();
     assert_eq!(
-        gauge(&m, "sluice_plugin_stream_instances", "openai"),
+        gauge(&m, "sluice_plugin_stream_instances", "faults"),
         Some(0)
     );
 }

@@ -65,13 +65,16 @@ pub struct PassThrough {
 
 impl PassThrough {
     /// What `declared` means for a plugin of `kind`.
-    pub fn for_kind(kind: Kind, declared: bindings::host::Hooks) -> Self {
+    ///
+    /// `hub_stream`: the plugin is a provider whose upstream streams hub
+    /// chunks (dialect `openai`, SSE), so its stream mapper may be skipped.
+    pub fn for_kind(kind: Kind, hub_stream: bool, declared: bindings::host::Hooks) -> Self {
         use bindings::host::Hooks;
         let provider = kind == Kind::Provider;
         PassThrough {
             request: !provider && declared.contains(Hooks::REQUEST),
             response: declared.contains(Hooks::RESPONSE),
-            stream: !provider && declared.contains(Hooks::STREAM),
+            stream: (!provider || hub_stream) && declared.contains(Hooks::STREAM),
         }
     }
 

@@ -231,7 +231,10 @@ pub fn load(
         types::StreamFormat::Sse => StreamFormat::Sse,
         types::StreamFormat::Ndjson => StreamFormat::Ndjson,
     };
-    version.info.pass_through = PassThrough::for_kind(kind, warm.store.data().pass_through);
+    let hub_stream =
+        described.dialect == "openai" && version.info.stream_format == StreamFormat::Sse;
+    version.info.pass_through =
+        PassThrough::for_kind(kind, hub_stream, warm.store.data().pass_through);
     version.deadline_ticks = PluginEngine::ticks(settings.deadline);
     version.shared = Arc::new(StoreShared {
         label: format!("{}@{}", described.name, described.version),

@@ -61,9 +61,11 @@ struct OpenAi;
 
 impl Plugin for OpenAi {
     fn describe() -> PluginInfo {
-        // An OpenAI-compatible upstream answers in the hub format: the host
-        // passes its whole answers on without calling `map_response`.
-        sluice_sdk::pass_through(Hooks::RESPONSE);
+        // An OpenAI-compatible upstream answers and streams in the hub
+        // format: the host passes its whole answers on without calling
+        // `map_response`, and its stream events without the mapper below
+        // (doing itself what the mapper does: dropping `[DONE]`).
+        sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
         PluginInfo {
             name: "openai".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -104,7 +106,9 @@ impl Adapter for OpenAi {
 }
 
 /// Passes upstream events through; see
-/// [`sluice_sdk::openai::pass_through_event`].
+/// [`sluice_sdk::openai::pass_through_event`]. A host that honours the
+/// `stream` pass-through declared in `describe` does the same itself and
+/// never opens it.
 struct PassThrough;
 
 impl StreamMapper for PassThrough {
