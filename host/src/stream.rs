@@ -225,13 +225,12 @@ impl Chain {
         ev: types::Event,
         out: &mut Vec<types::Event>,
     ) -> Result<(), GatewayError> {
-        let ev = if self.hub_events {
-            match hub_event(ev) {
-                Some(ev) => ev,
-                None => return Ok(()),
-            }
+        let Some(ev) = (if self.hub_events {
+            hub_event(ev)
         } else {
-            ev
+            Some(ev)
+        }) else {
+            return Ok(());
         };
         self.run_from(0, vec![ev], out)
     }
