@@ -178,6 +178,58 @@ fn anthropic_errors() {
     );
 }
 
+/// A malformed Anthropic request is a 400 naming the field and what it
+/// should be; unknown fields survive the decode.
+#[test]
+fn anthropic_decode_errors_name_the_field() {
+    let cases = [
+        (
+            json!({"messages": [{"content": "hi"}]}),
+            "missing field `role`",
+        ),
+        (
+            json!({"messages": [{"role": "user"}]}),
+            "missing field `content`",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": 5}]}),
+            "expected a string or an array of content blocks",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": [{"text": "x"}]}]}),
+            "missing field `type`",
+        ),
+        (json!({"messages": "hi"}), "expected a sequence"),
+        (
+            json!({"max_tokens": "many", "messages": []}),
+            "expected u64",
+        ),
+        (
+            json!({"tool_choice": {"name": "t"}, "messages": []}),
+            "missing field `type`",
+        ),
+        (
+            json!([1, 2]),
+            "expected an Anthropic Messages request object",
+        ),
+    ];
+    for (body, want) in cases {
+        let req = request(&body, "anthropic", "anthropic", &[]);
+        let e = anthropic::decode_request(&req).unwrap_err();
+        assert_eq!(e.status, 400, "{body}");
+        assert!(e.message.contains(want), "{body}: {}", e.message);
+    }
+    let body = json!({
+        "model": "m", "max_tokens": 5, "service_tier": "auto",
+        "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}
+        ]}]
+    });
+    let req = request(&body, "anthropic", "anthropic", &[]);
+    let hub: Value = serde_json::from_slice(&anthropic::decode_request(&req).unwrap()).unwrap();
+    assert_eq!(hub["messages"][0]["content"][0]["text"], "hi", "{hub}");
+}
+
 #[test]
 fn anthropic_map_response_passthrough_and_translation() {
     let resp = serde_json::to_vec(&json("anthropic/response_tool_use.json")).unwrap();

@@ -4,14 +4,18 @@
 //! fields rather than an enum: new block types and new fields survive a
 //! parse/serialize round trip in `extra`.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use sluice_sdk::deserialize_with_extra;
 
 /// Fields a type does not model, kept as they came.
 pub type Extra = Map<String, Value>;
 
 /// A Messages request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MessagesRequest {
     /// The model.
     #[serde(default)]
@@ -61,7 +65,7 @@ pub struct MessagesRequest {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Message {
     /// `user` or `assistant`.
     pub role: String,
@@ -73,13 +77,67 @@ pub struct Message {
 }
 
 /// Message content (or the `system` prompt): a string or blocks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
     /// Plain text.
     Text(String),
     /// Content blocks.
     Blocks(Vec<Block>),
+}
+
+// The request types are parsed on every translated request: one pass each,
+// without serde's `flatten` and `untagged` buffering (see
+// `sluice_sdk::deserialize_with_extra`).
+deserialize_with_extra!(MessagesRequest, "an Anthropic Messages request object",
+required {}
+optional {
+    model: "model", messages: "messages", max_tokens: "max_tokens", system: "system",
+    metadata: "metadata", stop_sequences: "stop_sequences", stream: "stream",
+    temperature: "temperature", top_p: "top_p", top_k: "top_k", tools: "tools",
+    tool_choice: "tool_choice", thinking: "thinking",
+});
+deserialize_with_extra!(Message, "a message object",
+    required { role: "role", content: "content" }
+    optional {});
+deserialize_with_extra!(Block, "a content block object",
+required { kind: "type" }
+optional {
+    text: "text", source: "source", id: "id", name: "name", input: "input",
+    tool_use_id: "tool_use_id", content: "content", is_error: "is_error",
+    thinking: "thinking", signature: "signature", data: "data",
+});
+deserialize_with_extra!(Tool, "a tool object",
+    required {}
+    optional { kind: "type", name: "name", description: "description", input_schema: "input_schema" });
+deserialize_with_extra!(ToolChoice, "a tool_choice object",
+    required { kind: "type" }
+    optional { name: "name", disable_parallel_tool_use: "disable_parallel_tool_use" });
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Content;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of content blocks")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Content, E> {
+                Ok(Content::Text(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Content, E> {
+                Ok(Content::Text(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
+                let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(b) = seq.next_element()? {
+                    blocks.push(b);
+                }
+                Ok(Content::Blocks(blocks))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Default for Content {
@@ -101,7 +159,7 @@ impl Content {
 
 /// A content block of any type: `text`, `image`, `document`, `tool_use`,
 /// `tool_result`, `thinking`, `redacted_thinking`, server tool blocks, ...
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Block {
     /// The block type.
     #[serde(rename = "type")]
@@ -157,7 +215,7 @@ impl Block {
 }
 
 /// A tool definition.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Tool {
     /// Absent or `custom` for client tools; a versioned type for server
     /// tools (`web_search_20250305`, `bash_20250124`, ...).
@@ -178,7 +236,7 @@ pub struct Tool {
 }
 
 /// `tool_choice`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ToolChoice {
     /// `auto`, `any`, `tool` or `none`.
     #[serde(rename = "type")]
