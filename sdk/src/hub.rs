@@ -3,8 +3,10 @@
 //! Between pipeline stages sluice speaks OpenAI Chat Completions: requests
 //! ([`ChatRequest`]), whole responses ([`ChatResponse`]) and stream chunks
 //! ([`ChatChunk`]). Every struct keeps the fields it does not know in an
-//! `extra` map (`#[serde(flatten)]`), so parsing and re-serializing loses
-//! nothing. `None` fields are not serialized, except `finish_reason`, which
+//! `extra` map, so parsing and re-serializing loses nothing. (`Deserialize`
+//! is implemented with [`deserialize_with_extra!`](crate::deserialize_with_extra),
+//! which parses in one pass; `#[serde(flatten)]` would buffer every object
+//! first.) `None` fields are not serialized, except `finish_reason`, which
 //! is written as `null` like OpenAI does.
 //!
 //! Parsing a whole request is not free; a provider that only needs to change
@@ -12,10 +14,10 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::{Event, PluginError};
+use crate::{Event, PluginError, deserialize_text_or_list, deserialize_with_extra};
 
 /// Fields a type does not model, kept as they came.
 pub type Extra = Map<String, Value>;
@@ -26,7 +28,7 @@ pub const CHAT_COMPLETION: &str = "chat.completion";
 pub const CHAT_COMPLETION_CHUNK: &str = "chat.completion.chunk";
 
 /// A chat completion request (`POST /v1/chat/completions` body).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChatRequest {
     /// The model to use.
     #[serde(default)]
@@ -106,7 +108,7 @@ impl ChatRequest {
 }
 
 /// `stream_options` of a request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StreamOptions {
     /// Send a last chunk with `usage` and no choices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,7 +119,7 @@ pub struct StreamOptions {
 }
 
 /// A tool the model may call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Tool {
     /// Usually `"function"`.
     #[serde(rename = "type")]
@@ -131,7 +133,7 @@ pub struct Tool {
 }
 
 /// A function the model may call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FunctionDef {
     /// The function's name.
     pub name: String,
@@ -150,7 +152,7 @@ pub struct FunctionDef {
 }
 
 /// One message of a conversation (request) or a choice's answer (response).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Message {
     /// `system`, `developer`, `user`, `assistant` or `tool`.
     pub role: String,
@@ -211,7 +213,7 @@ impl Message {
 }
 
 /// Message content: a string or an array of parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
     /// Plain text.
@@ -258,7 +260,7 @@ impl From<&str> for Content {
 }
 
 /// One part of an array content.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ContentPart {
     /// `text`, `image_url`, `input_audio`, `file`, ...
     #[serde(rename = "type")]
@@ -284,7 +286,7 @@ impl ContentPart {
 
 /// A tool call in an assistant message, or a piece of one in a stream delta
 /// (where `index` is set and the other fields may be partial).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ToolCall {
     /// Position of the call (stream deltas only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -304,7 +306,7 @@ pub struct ToolCall {
 }
 
 /// The function part of a [`ToolCall`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FunctionCall {
     /// Function name (absent in later stream deltas).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,7 +320,7 @@ pub struct FunctionCall {
 }
 
 /// A whole (non-streaming) chat completion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatResponse {
     /// Completion id, e.g. `chatcmpl-...`.
     #[serde(default)]
@@ -379,7 +381,7 @@ impl ChatResponse {
 }
 
 /// One answer of a [`ChatResponse`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Choice {
     /// Position among the choices.
     #[serde(default)]
@@ -396,7 +398,7 @@ pub struct Choice {
 }
 
 /// One stream chunk (`data:` of an SSE event).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatChunk {
     /// Completion id, the same in every chunk of a stream.
     #[serde(default)]
@@ -475,7 +477,7 @@ impl ChatChunk {
 }
 
 /// One choice of a [`ChatChunk`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChunkChoice {
     /// Position among the choices.
     #[serde(default)]
@@ -492,7 +494,7 @@ pub struct ChunkChoice {
 }
 
 /// The part of a message a chunk adds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Delta {
     /// Set in the first chunk (`assistant`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -532,7 +534,7 @@ impl Delta {
 }
 
 /// Token counts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Usage {
     /// Tokens in the prompt.
     #[serde(default)]
@@ -567,7 +569,7 @@ impl Usage {
 }
 
 /// `usage.prompt_tokens_details`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PromptTokensDetails {
     /// Prompt tokens served from the provider's cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -578,7 +580,7 @@ pub struct PromptTokensDetails {
 }
 
 /// `usage.completion_tokens_details`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CompletionTokensDetails {
     /// Tokens spent on reasoning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -587,6 +589,89 @@ pub struct CompletionTokensDetails {
     #[serde(flatten)]
     pub extra: Extra,
 }
+
+deserialize_with_extra!(ChatRequest, "a chat completion request object",
+required { messages: "messages" }
+optional {
+    model: "model", stream: "stream", stream_options: "stream_options", tools: "tools",
+    tool_choice: "tool_choice", parallel_tool_calls: "parallel_tool_calls",
+    temperature: "temperature", top_p: "top_p", max_tokens: "max_tokens",
+    max_completion_tokens: "max_completion_tokens", stop: "stop", n: "n",
+    presence_penalty: "presence_penalty", frequency_penalty: "frequency_penalty",
+    seed: "seed", user: "user", response_format: "response_format",
+    reasoning_effort: "reasoning_effort",
+});
+deserialize_with_extra!(StreamOptions, "a stream_options object",
+    required {} optional { include_usage: "include_usage" });
+deserialize_with_extra!(Tool, "a tool object",
+    required { kind: "type" } optional { function: "function" });
+deserialize_with_extra!(FunctionDef, "a function definition object",
+    required { name: "name" }
+    optional { description: "description", parameters: "parameters", strict: "strict" });
+deserialize_with_extra!(Message, "a message object",
+required { role: "role" }
+optional {
+    content: "content", name: "name", tool_calls: "tool_calls",
+    tool_call_id: "tool_call_id", reasoning_content: "reasoning_content",
+});
+deserialize_text_or_list!(
+    Content,
+    Text,
+    Parts,
+    "a string or an array of content parts"
+);
+deserialize_with_extra!(ContentPart, "a content part object",
+    required { kind: "type" } optional { text: "text" });
+deserialize_with_extra!(ToolCall, "a tool call object",
+    required {} optional { index: "index", id: "id", kind: "type", function: "function" });
+deserialize_with_extra!(FunctionCall, "a function call object",
+    required {} optional { name: "name", arguments: "arguments" });
+deserialize_with_extra!(ChatResponse, "a chat completion object",
+new {
+    ChatResponse {
+        id: String::new(), object: chat_completion(), created: 0, model: String::new(),
+        choices: Vec::new(), usage: None, extra: Extra::new(),
+    }
+}
+required {}
+optional {
+    id: "id", object: "object", created: "created", model: "model",
+    choices: "choices", usage: "usage",
+});
+deserialize_with_extra!(Choice, "a choice object",
+    required { message: "message" }
+    optional { index: "index", finish_reason: "finish_reason" });
+deserialize_with_extra!(ChatChunk, "a chat completion chunk object",
+new {
+    ChatChunk {
+        id: String::new(), object: chat_completion_chunk(), created: 0, model: String::new(),
+        choices: Vec::new(), usage: None, extra: Extra::new(),
+    }
+}
+required {}
+optional {
+    id: "id", object: "object", created: "created", model: "model",
+    choices: "choices", usage: "usage",
+});
+deserialize_with_extra!(ChunkChoice, "a chunk choice object",
+    required {} optional { index: "index", delta: "delta", finish_reason: "finish_reason" });
+deserialize_with_extra!(Delta, "a delta object",
+required {}
+optional {
+    role: "role", content: "content", reasoning_content: "reasoning_content",
+    tool_calls: "tool_calls",
+});
+deserialize_with_extra!(Usage, "a usage object",
+required {}
+optional {
+    prompt_tokens: "prompt_tokens", completion_tokens: "completion_tokens",
+    total_tokens: "total_tokens", prompt_tokens_details: "prompt_tokens_details",
+    completion_tokens_details: "completion_tokens_details",
+});
+deserialize_with_extra!(PromptTokensDetails, "a prompt_tokens_details object",
+    required {} optional { cached_tokens: "cached_tokens" });
+deserialize_with_extra!(CompletionTokensDetails, "a completion_tokens_details object",
+    required {} optional { reasoning_tokens: "reasoning_tokens" });
 
 /// The current Unix time in seconds (for `created`); 0 if the clock is
 /// unavailable.
@@ -606,6 +691,48 @@ mod tests {
         let parsed: T = serde_json::from_value(v.clone()).unwrap();
         let back = serde_json::to_value(&parsed).unwrap();
         (parsed, back)
+    }
+
+    /// Absent fields take the serde defaults; missing required fields and
+    /// wrong types are errors that name the field or what was expected.
+    #[test]
+    fn parse_defaults_and_errors() {
+        let r: ChatResponse = serde_json::from_str(r#"{"choices":[]}"#).unwrap();
+        assert_eq!((r.object.as_str(), r.created), (CHAT_COMPLETION, 0));
+        let c: ChatChunk = serde_json::from_str("{}").unwrap();
+        assert_eq!(c.object, CHAT_COMPLETION_CHUNK);
+        let u: Usage = serde_json::from_str(r#"{"prompt_tokens":3,"x":null}"#).unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.total_tokens, &u.extra["x"]),
+            (3, 0, &Value::Null)
+        );
+        let m: Message = serde_json::from_str(r#"{"role":"user","content":null}"#).unwrap();
+        assert_eq!(m.content, None);
+        for (json, want) in [
+            (r#"{"model":"m"}"#, "missing field `messages`"),
+            (r#"{"messages":[{"content":"x"}]}"#, "missing field `role`"),
+            (
+                r#"{"messages":[{"role":"user","content":7}]}"#,
+                "expected a string or an array of content parts",
+            ),
+            (
+                r#"{"messages":[],"tools":[{"function":{}}]}"#,
+                "missing field `name`",
+            ),
+            (
+                r#"{"messages":[],"tools":[{"function":{"name":"f"}}]}"#,
+                "missing field `type`",
+            ),
+            (r#"{"messages":[],"n":"two"}"#, "expected u32"),
+            (r#"[]"#, "expected a chat completion request object"),
+        ] {
+            let e = serde_json::from_str::<ChatRequest>(json)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{json}: {e}");
+        }
+        let e = serde_json::from_str::<ChatResponse>(r#"{"choices":[{"index":0}]}"#).unwrap_err();
+        assert!(e.to_string().contains("missing field `message`"), "{e}");
     }
 
     #[test]

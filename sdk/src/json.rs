@@ -8,6 +8,11 @@
 //! * [`has_top_level_key`]: does a JSON object have a given top-level key.
 //! * [`edit_top_level`]: change a few top-level fields of a body, keeping the
 //!   others byte for byte, without parsing them into values.
+//! * [`deserialize_with_extra!`](crate::deserialize_with_extra) and
+//!   [`deserialize_text_or_list!`](crate::deserialize_text_or_list):
+//!   `Deserialize` for types with an `extra` map and for string-or-array
+//!   enums, in one pass instead of serde's buffering `flatten` and
+//!   `untagged` (the [`hub`](crate::hub) types use them).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -325,9 +330,18 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// let e = serde_json::from_str::<Part>(r#"{"text":"hi"}"#).unwrap_err();
 /// assert!(e.to_string().starts_with("missing field `type`"));
 /// ```
+///
+/// A struct without `Default` (or whose serde defaults differ from it) says
+/// what an absent field starts as with `new { EXPR }` after the description.
 #[macro_export]
 macro_rules! deserialize_with_extra {
     ($ty:ident, $what:literal,
+     required { $($req:ident : $req_name:literal),* $(,)? }
+     optional { $($opt:ident : $opt_name:literal),* $(,)? }) => {
+        $crate::deserialize_with_extra!($ty, $what, new { <$ty as ::core::default::Default>::default() }
+            required { $($req: $req_name),* } optional { $($opt: $opt_name),* });
+    };
+    ($ty:ident, $what:literal, new { $init:expr }
      required { $($req:ident : $req_name:literal),* $(,)? }
      optional { $($opt:ident : $opt_name:literal),* $(,)? }) => {
         impl<'de> ::serde::Deserialize<'de> for $ty {
@@ -343,7 +357,7 @@ macro_rules! deserialize_with_extra {
                         self,
                         mut map: A,
                     ) -> ::core::result::Result<$ty, A::Error> {
-                        let mut out = <$ty as ::core::default::Default>::default();
+                        let mut out: $ty = $init;
                         $(let mut $req = false;)*
                         while let ::core::option::Option::Some($crate::json::Key(key)) = map.next_key()? {
                             match &*key {
@@ -366,6 +380,67 @@ macro_rules! deserialize_with_extra {
                     }
                 }
                 d.deserialize_map(V)
+            }
+        }
+    };
+}
+
+/// Implements `Deserialize` for a two-variant enum of a string or an array,
+/// such as message content (`"hi"` or `[{"type":"text","text":"hi"}]`),
+/// without serde's `untagged` buffering. Anything else is an error that says
+/// what was expected.
+///
+/// ```
+/// #[derive(Debug, PartialEq)]
+/// enum Stop {
+///     One(String),
+///     Many(Vec<String>),
+/// }
+/// sluice_sdk::deserialize_text_or_list!(Stop, One, Many, "a string or an array of strings");
+///
+/// assert_eq!(serde_json::from_str::<Stop>(r#""x""#).unwrap(), Stop::One("x".into()));
+/// assert_eq!(serde_json::from_str::<Stop>(r#"["x"]"#).unwrap(), Stop::Many(vec!["x".into()]));
+/// let e = serde_json::from_str::<Stop>("5").unwrap_err();
+/// assert!(e.to_string().contains("expected a string or an array of strings"));
+/// ```
+#[macro_export]
+macro_rules! deserialize_text_or_list {
+    ($ty:ident, $text:ident, $list:ident, $what:literal) => {
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                struct V;
+                impl<'de> ::serde::de::Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_str<E: ::serde::de::Error>(
+                        self,
+                        v: &str,
+                    ) -> ::core::result::Result<$ty, E> {
+                        ::core::result::Result::Ok($ty::$text(v.to_owned()))
+                    }
+                    fn visit_string<E: ::serde::de::Error>(
+                        self,
+                        v: String,
+                    ) -> ::core::result::Result<$ty, E> {
+                        ::core::result::Result::Ok($ty::$text(v))
+                    }
+                    fn visit_seq<A: ::serde::de::SeqAccess<'de>>(
+                        self,
+                        mut seq: A,
+                    ) -> ::core::result::Result<$ty, A::Error> {
+                        let mut items =
+                            ::std::vec::Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                        while let ::core::option::Option::Some(item) = seq.next_element()? {
+                            items.push(item);
+                        }
+                        ::core::result::Result::Ok($ty::$list(items))
+                    }
+                }
+                d.deserialize_any(V)
             }
         }
     };

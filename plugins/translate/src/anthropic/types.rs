@@ -4,12 +4,9 @@
 //! fields rather than an enum: new block types and new fields survive a
 //! parse/serialize round trip in `extra`.
 
-use std::fmt;
-
-use serde::de::{SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use sluice_sdk::deserialize_with_extra;
+use sluice_sdk::{deserialize_text_or_list, deserialize_with_extra};
 
 /// Fields a type does not model, kept as they came.
 pub type Extra = Map<String, Value>;
@@ -114,31 +111,12 @@ deserialize_with_extra!(ToolChoice, "a tool_choice object",
     required { kind: "type" }
     optional { name: "name", disable_parallel_tool_use: "disable_parallel_tool_use" });
 
-impl<'de> Deserialize<'de> for Content {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Content;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or an array of content blocks")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Content, E> {
-                Ok(Content::Text(v.to_owned()))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Content, E> {
-                Ok(Content::Text(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
-                let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-                while let Some(b) = seq.next_element()? {
-                    blocks.push(b);
-                }
-                Ok(Content::Blocks(blocks))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+deserialize_text_or_list!(
+    Content,
+    Text,
+    Blocks,
+    "a string or an array of content blocks"
+);
 
 impl Default for Content {
     fn default() -> Self {
@@ -253,7 +231,7 @@ pub struct ToolChoice {
 }
 
 /// A whole Messages response.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MessagesResponse {
     /// `msg_...`.
     #[serde(default)]
@@ -285,6 +263,33 @@ pub struct MessagesResponse {
     pub extra: Extra,
 }
 
+deserialize_with_extra!(MessagesResponse, "an Anthropic message object",
+new { MessagesResponse { kind: message_type(), role: assistant(), ..Default::default() } }
+required {}
+optional {
+    id: "id", kind: "type", role: "role", content: "content", model: "model",
+    stop_reason: "stop_reason", stop_sequence: "stop_sequence", usage: "usage",
+});
+deserialize_with_extra!(Usage, "an Anthropic usage object",
+required {}
+optional {
+    input_tokens: "input_tokens", output_tokens: "output_tokens",
+    cache_creation_input_tokens: "cache_creation_input_tokens",
+    cache_read_input_tokens: "cache_read_input_tokens",
+});
+deserialize_with_extra!(StreamEvent, "an Anthropic stream event object",
+required { kind: "type" }
+optional {
+    message: "message", index: "index", content_block: "content_block", delta: "delta",
+    usage: "usage", error: "error",
+});
+deserialize_with_extra!(StreamDelta, "an Anthropic delta object",
+required {}
+optional {
+    kind: "type", text: "text", partial_json: "partial_json", thinking: "thinking",
+    signature: "signature", stop_reason: "stop_reason", stop_sequence: "stop_sequence",
+});
+
 fn message_type() -> String {
     "message".into()
 }
@@ -294,7 +299,7 @@ fn assistant() -> String {
 }
 
 /// Token counts. `input_tokens` excludes cached tokens (read or written).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Usage {
     /// Uncached prompt tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,7 +320,7 @@ pub struct Usage {
 
 /// One stream event (`data:` of an SSE event; its `type` repeats the SSE
 /// event name).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StreamEvent {
     /// `message_start`, `content_block_start`, `content_block_delta`,
     /// `content_block_stop`, `message_delta`, `message_stop`, `ping`, `error`.
@@ -347,7 +352,7 @@ pub struct StreamEvent {
 /// The `delta` of `content_block_delta` (`text_delta`, `input_json_delta`,
 /// `thinking_delta`, `signature_delta`, `citations_delta`) or of
 /// `message_delta` (`stop_reason`, `stop_sequence`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StreamDelta {
     /// The delta type (block deltas only).
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
