@@ -306,7 +306,8 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// `extra: Extra` map that keeps every other field, as
 /// `#[serde(flatten)] extra` does, but in one pass: serde's `flatten`
 /// first buffers the whole object into an intermediate tree and then
-/// deserializes the fields from it, which makes a parse about twice as slow.
+/// deserializes the fields from it (the Anthropic request types of the
+/// built-in plugins parse ~15 % faster without it).
 ///
 /// The struct must implement `Default` (an absent optional field keeps its
 /// default). A `required` field that is absent is an error
