@@ -324,27 +324,31 @@ impl<'de> Deserialize<'de> for Key<'de> {
 ///     extra: Map<String, Value>,
 /// }
 /// sluice_sdk::deserialize_with_extra!(Part, "a content part",
-///     required { kind: "type" } optional { text: "text" });
+///     required { kind: "type" } optional { text: "text" | "body" });
 ///
 /// let p: Part = serde_json::from_str(r#"{"type":"text","text":"hi","x":1}"#).unwrap();
 /// assert_eq!((p.kind.as_str(), p.text.as_deref(), p.extra["x"].as_i64()), ("text", Some("hi"), Some(1)));
+/// let p: Part = serde_json::from_str(r#"{"type":"text","body":"hi"}"#).unwrap();
+/// assert_eq!(p.text.as_deref(), Some("hi"));
 /// let e = serde_json::from_str::<Part>(r#"{"text":"hi"}"#).unwrap_err();
 /// assert!(e.to_string().starts_with("missing field `type`"));
 /// ```
 ///
 /// A struct without `Default` (or whose serde defaults differ from it) says
 /// what an absent field starts as with `new { EXPR }` after the description.
+/// A field read under other names too lists them: `top_p: "topP" | "top_p"`.
 #[macro_export]
 macro_rules! deserialize_with_extra {
     ($ty:ident, $what:literal,
-     required { $($req:ident : $req_name:literal),* $(,)? }
-     optional { $($opt:ident : $opt_name:literal),* $(,)? }) => {
+     required { $($req:ident : $req_name:literal $(| $req_alias:literal)*),* $(,)? }
+     optional { $($opt:ident : $opt_name:literal $(| $opt_alias:literal)*),* $(,)? }) => {
         $crate::deserialize_with_extra!($ty, $what, new { <$ty as ::core::default::Default>::default() }
-            required { $($req: $req_name),* } optional { $($opt: $opt_name),* });
+            required { $($req: $req_name $(| $req_alias)*),* }
+            optional { $($opt: $opt_name $(| $opt_alias)*),* });
     };
     ($ty:ident, $what:literal, new { $init:expr }
-     required { $($req:ident : $req_name:literal),* $(,)? }
-     optional { $($opt:ident : $opt_name:literal),* $(,)? }) => {
+     required { $($req:ident : $req_name:literal $(| $req_alias:literal)*),* $(,)? }
+     optional { $($opt:ident : $opt_name:literal $(| $opt_alias:literal)*),* $(,)? }) => {
         impl<'de> ::serde::Deserialize<'de> for $ty {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::core::result::Result<Self, D::Error> {
                 struct V;
@@ -362,11 +366,11 @@ macro_rules! deserialize_with_extra {
                         $(let mut $req = false;)*
                         while let ::core::option::Option::Some($crate::json::Key(key)) = map.next_key()? {
                             match &*key {
-                                $($req_name => {
+                                $($req_name $(| $req_alias)* => {
                                     out.$req = map.next_value()?;
                                     $req = true;
                                 })*
-                                $($opt_name => out.$opt = map.next_value()?,)*
+                                $($opt_name $(| $opt_alias)* => out.$opt = map.next_value()?,)*
                                 _ => {
                                     out.extra.insert(key.into_owned(), map.next_value()?);
                                 }

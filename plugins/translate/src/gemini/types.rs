@@ -7,12 +7,13 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sluice_sdk::deserialize_with_extra;
 
 /// Fields a type does not model, kept as they came.
 pub type Extra = Map<String, Value>;
 
 /// A `generateContent` request body (the model is in the URL).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentRequest {
     /// The conversation.
@@ -49,7 +50,7 @@ pub struct GenerateContentRequest {
 }
 
 /// A turn of the conversation (or the system instruction).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Content {
     /// `user` or `model` (absent for the system instruction).
@@ -65,7 +66,7 @@ pub struct Content {
 
 /// One part: text (possibly a thought), inline data, a file reference, a
 /// function call or a function response.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Part {
     /// Text.
@@ -146,7 +147,7 @@ pub struct FileData {
 }
 
 /// A function call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionCall {
     /// Call id (rarely set by the Gemini API).
@@ -164,7 +165,7 @@ pub struct FunctionCall {
 }
 
 /// A function's result.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionResponse {
     /// The id of the call answered, when the call had one.
@@ -182,7 +183,7 @@ pub struct FunctionResponse {
 }
 
 /// A tool entry.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
     /// Functions the model may call.
@@ -198,7 +199,7 @@ pub struct Tool {
 }
 
 /// A function the model may call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionDeclaration {
     /// The name.
@@ -223,7 +224,7 @@ pub struct FunctionDeclaration {
 }
 
 /// `generationConfig`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerationConfig {
     /// Sampling temperature (0 to 2).
@@ -307,7 +308,7 @@ pub struct GenerationConfig {
 }
 
 /// A `generateContent` response, or one chunk of a stream.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentResponse {
     /// The answers.
@@ -347,7 +348,7 @@ pub struct GenerateContentResponse {
 }
 
 /// One answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Candidate {
     /// The answer's content.
@@ -369,7 +370,7 @@ pub struct Candidate {
 }
 
 /// `usageMetadata`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageMetadata {
     /// Prompt tokens (cached ones included).
@@ -418,3 +419,102 @@ pub struct UsageMetadata {
     #[serde(flatten)]
     pub extra: Extra,
 }
+
+// One-pass parsing (see `sluice_sdk::deserialize_with_extra`); each field is
+// read under its camelCase name and the snake_case alias Gemini also accepts.
+deserialize_with_extra!(GenerateContentRequest, "a Gemini generateContent request object",
+required {  }
+optional {
+    contents: "contents",
+    system_instruction: "systemInstruction" | "system_instruction",
+    tools: "tools",
+    tool_config: "toolConfig" | "tool_config",
+    generation_config: "generationConfig" | "generation_config",
+});
+deserialize_with_extra!(Content, "a Gemini content object",
+required {  }
+optional {
+    role: "role",
+    parts: "parts",
+});
+deserialize_with_extra!(Part, "a Gemini part object",
+required {  }
+optional {
+    text: "text",
+    thought: "thought",
+    thought_signature: "thoughtSignature" | "thought_signature",
+    inline_data: "inlineData" | "inline_data",
+    file_data: "fileData" | "file_data",
+    function_call: "functionCall" | "function_call",
+    function_response: "functionResponse" | "function_response",
+});
+deserialize_with_extra!(FunctionCall, "a Gemini functionCall object",
+required {  }
+optional {
+    id: "id",
+    name: "name",
+    args: "args",
+});
+deserialize_with_extra!(FunctionResponse, "a Gemini functionResponse object",
+required {  }
+optional {
+    id: "id",
+    name: "name",
+    response: "response",
+});
+deserialize_with_extra!(Tool, "a Gemini tool object",
+required {  }
+optional {
+    function_declarations: "functionDeclarations" | "function_declarations",
+});
+deserialize_with_extra!(FunctionDeclaration, "a Gemini function declaration object",
+required {  }
+optional {
+    name: "name",
+    description: "description",
+    parameters: "parameters",
+    parameters_json_schema: "parametersJsonSchema" | "parameters_json_schema",
+});
+deserialize_with_extra!(GenerationConfig, "a Gemini generationConfig object",
+required {  }
+optional {
+    temperature: "temperature",
+    top_p: "topP" | "top_p",
+    top_k: "topK" | "top_k",
+    candidate_count: "candidateCount" | "candidate_count",
+    max_output_tokens: "maxOutputTokens" | "max_output_tokens",
+    stop_sequences: "stopSequences" | "stop_sequences",
+    presence_penalty: "presencePenalty" | "presence_penalty",
+    frequency_penalty: "frequencyPenalty" | "frequency_penalty",
+    seed: "seed",
+    response_mime_type: "responseMimeType" | "response_mime_type",
+    response_schema: "responseSchema" | "response_schema",
+    response_json_schema: "responseJsonSchema" | "response_json_schema",
+    thinking_config: "thinkingConfig" | "thinking_config",
+});
+deserialize_with_extra!(GenerateContentResponse, "a Gemini generateContent response object",
+required {  }
+optional {
+    candidates: "candidates",
+    prompt_feedback: "promptFeedback" | "prompt_feedback",
+    usage_metadata: "usageMetadata" | "usage_metadata",
+    model_version: "modelVersion" | "model_version",
+    response_id: "responseId" | "response_id",
+});
+deserialize_with_extra!(Candidate, "a Gemini candidate object",
+required {  }
+optional {
+    content: "content",
+    finish_reason: "finishReason" | "finish_reason",
+    index: "index",
+});
+deserialize_with_extra!(UsageMetadata, "a Gemini usageMetadata object",
+required {  }
+optional {
+    prompt_token_count: "promptTokenCount" | "prompt_token_count",
+    candidates_token_count: "candidatesTokenCount" | "candidates_token_count",
+    total_token_count: "totalTokenCount" | "total_token_count",
+    cached_content_token_count: "cachedContentTokenCount" | "cached_content_token_count",
+    thoughts_token_count: "thoughtsTokenCount" | "thoughts_token_count",
+    tool_use_prompt_token_count: "toolUsePromptTokenCount" | "tool_use_prompt_token_count",
+});
