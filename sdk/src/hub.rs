@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::json::RawJson;
 use crate::{Event, PluginError, deserialize_text_or_list, deserialize_with_extra};
 
 /// Fields a type does not model, kept as they came.
@@ -140,9 +141,10 @@ pub struct FunctionDef {
     /// What the function does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// JSON Schema of the arguments.
+    /// JSON Schema of the arguments, kept as its JSON text: most plugins
+    /// pass it on unread (see [`RawJson`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
+    pub parameters: Option<RawJson>,
     /// Strict schema adherence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,

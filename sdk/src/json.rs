@@ -13,6 +13,8 @@
 //!   `Deserialize` for types with an `extra` map and for string-or-array
 //!   enums, in one pass instead of serde's buffering `flatten` and
 //!   `untagged` (the [`hub`](crate::hub) types use them).
+//! * [`RawJson`]: a JSON value kept as its text, for values a plugin passes
+//!   on without looking inside (tool schemas).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -238,6 +240,108 @@ pub fn has_top_level_key(json: &str, key: &str) -> bool {
     match serde_json::from_str::<Fields<'_>>(json) {
         Ok(fields) => fields.0.iter().any(|(k, _)| k == key),
         Err(_) => false,
+    }
+}
+
+/// A JSON value kept as its text: checked to be valid JSON when parsed, but
+/// not built into a [`serde_json::Value`] tree, and written back byte for
+/// byte when serialized.
+///
+/// For values a plugin passes on without looking inside. The
+/// [`hub`](crate::hub) types use it for tool schemas
+/// ([`FunctionDef::parameters`](crate::hub::FunctionDef::parameters)), which
+/// coding agents send by the dozen with every request: building them into
+/// trees cost ~7× as much as checking them. Call [`RawJson::to_value`] or
+/// [`RawJson::parse`] where a plugin does need to look inside.
+///
+/// Two `RawJson` are equal when they hold the same JSON value, whatever the
+/// whitespace.
+///
+/// ```
+/// use sluice_sdk::json::RawJson;
+/// use serde_json::json;
+///
+/// let schema: RawJson = serde_json::from_str(r#"{"type": "object",  "properties": {}}"#).unwrap();
+/// assert_eq!(schema.get(), r#"{"type": "object",  "properties": {}}"#);
+/// assert_eq!(schema.to_value().unwrap()["type"], "object");
+/// assert_eq!(schema, RawJson::from(json!({"type": "object", "properties": {}})));
+/// assert!(serde_json::from_str::<RawJson>("{").is_err());
+/// ```
+#[derive(Clone)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    /// Checks that `text` is one JSON value and keeps it as it is
+    /// (surrounding whitespace included).
+    pub fn from_string(text: String) -> Result<RawJson, serde_json::Error> {
+        RawValue::from_string(text).map(RawJson)
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The text, for when the owner of the value wants a `String`.
+    pub fn into_string(self) -> String {
+        // `Box<RawValue>` converts to `Box<str>` without a copy.
+        let text: Box<str> = self.0.into();
+        text.into_string()
+    }
+
+    /// Builds the value as a tree.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// Parses the value as `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+}
+
+impl From<serde_json::Value> for RawJson {
+    fn from(value: serde_json::Value) -> RawJson {
+        RawJson::from(&value)
+    }
+}
+
+impl From<&serde_json::Value> for RawJson {
+    fn from(value: &serde_json::Value) -> RawJson {
+        // A `Value` always serializes, and always to valid JSON.
+        let text = value.to_string();
+        RawJson(RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.get() == other.get()
+            || matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawJson({})", self.get())
+    }
+}
+
+impl fmt::Display for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(RawJson)
     }
 }
 

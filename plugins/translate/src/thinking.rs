@@ -530,18 +530,36 @@ fn strip_for_anthropic_thinking(obj: &mut Map<String, Value>, hub: bool, notes: 
     }
 }
 
-/// The default translation the provider adapters apply to a hub body before
-/// translating it: [`translate`] with no suffix and the default levels.
-/// Converts `reasoning_effort` (and the other dialect's extension) into the
-/// target's own form; leaves a body already in that form alone.
-pub fn prepare_hub_for(body: &mut Value, target: &str) {
-    let o = translate(body, OPENAI, target, None, &Config::default());
-    if let Some(after) = o.after {
-        debug(&format!(
-            "thinking for {target}: {} -> {after}",
-            o.before.unwrap_or_default()
-        ));
-    }
+/// Parses a hub request body for a provider adapter, after the default
+/// thinking translation: [`translate`] with no suffix and the default
+/// levels, which converts `reasoning_effort` (and the other dialect's
+/// extension) into the target's own form and leaves a body already in that
+/// form alone. Only the fields in [`FIELDS`] are edited, and only in a body
+/// that mentions reasoning; the rest (the conversation, the tool schemas)
+/// goes from the bytes straight into the typed request.
+pub fn hub_request_for(
+    body: &[u8],
+    target: &str,
+) -> Result<sluice_sdk::hub::ChatRequest, sluice_sdk::PluginError> {
+    let edited = if crate::common::mentions(body, "thinking")
+        || crate::common::mentions(body, "reasoning")
+    {
+        let mut outcome = Outcome::default();
+        let edited = sluice_sdk::json::edit_top_level(body, FIELDS, |fields| {
+            outcome = translate(fields, OPENAI, target, None, &Config::default());
+            outcome.after.is_some()
+        })?;
+        if let Some(after) = &outcome.after {
+            debug(&format!(
+                "thinking for {target}: {} -> {after}",
+                outcome.before.as_deref().unwrap_or_default()
+            ));
+        }
+        edited
+    } else {
+        None
+    };
+    sluice_sdk::json::parse(edited.as_deref().unwrap_or(body))
 }
 
 /// What the `thinking-translator` plugin does with a request

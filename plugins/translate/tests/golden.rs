@@ -10,7 +10,7 @@ mod common;
 use common::{ctx, events_json, golden, json, sse};
 use serde_json::Value;
 use sluice_sdk::Event;
-use sluice_sdk::hub::{ChatRequest, ChatResponse};
+use sluice_sdk::hub::ChatResponse;
 use translate::Ctx;
 use translate::{anthropic, gemini};
 
@@ -34,9 +34,8 @@ fn ctx_for(provider: &str) -> Ctx {
 #[test]
 fn openai_requests_to_anthropic() {
     for name in ["request_basic", "request_tools_history"] {
-        let mut body = json(&format!("openai/{name}.json"));
-        translate::thinking::prepare_hub_for(&mut body, "anthropic");
-        let hub: ChatRequest = serde_json::from_value(body).unwrap();
+        let body = serde_json::to_vec(&json(&format!("openai/{name}.json"))).unwrap();
+        let hub = translate::thinking::hub_request_for(&body, "anthropic").unwrap();
         let out = anthropic::hub_to_anthropic(hub, &ctx()).unwrap();
         golden(&format!("openai_{name}__anthropic"), &v(out));
     }
@@ -45,9 +44,8 @@ fn openai_requests_to_anthropic() {
 #[test]
 fn openai_requests_to_gemini() {
     for name in ["request_basic", "request_tools_history"] {
-        let mut body = json(&format!("openai/{name}.json"));
-        translate::thinking::prepare_hub_for(&mut body, "gemini");
-        let hub: ChatRequest = serde_json::from_value(body).unwrap();
+        let body = serde_json::to_vec(&json(&format!("openai/{name}.json"))).unwrap();
+        let hub = translate::thinking::hub_request_for(&body, "gemini").unwrap();
         let out = gemini::hub_to_gemini(hub, &ctx()).unwrap();
         golden(&format!("openai_{name}__gemini"), &v(out));
     }
@@ -88,9 +86,9 @@ fn anthropic_requests_to_gemini() {
     let req: anthropic::MessagesRequest =
         serde_json::from_value(json("anthropic/request_tool_loop.json")).unwrap();
     let hub = anthropic::anthropic_to_hub(req, &ctx_for("gemini")).unwrap();
-    let mut body = v(hub);
-    translate::thinking::prepare_hub_for(&mut body, "gemini");
-    let out = gemini::hub_to_gemini(serde_json::from_value(body).unwrap(), &ctx()).unwrap();
+    let body = serde_json::to_vec(&hub).unwrap();
+    let hub = translate::thinking::hub_request_for(&body, "gemini").unwrap();
+    let out = gemini::hub_to_gemini(hub, &ctx()).unwrap();
     golden("anthropic_request_tool_loop__gemini", &v(out));
 }
 
@@ -100,9 +98,9 @@ fn gemini_requests_to_anthropic() {
         let req: gemini::GenerateContentRequest =
             serde_json::from_value(json(&format!("gemini/{name}.json"))).unwrap();
         let hub = gemini::gemini_to_hub(req, &ctx_for("anthropic")).unwrap();
-        let mut body = v(hub);
-        translate::thinking::prepare_hub_for(&mut body, "anthropic");
-        let out = anthropic::hub_to_anthropic(serde_json::from_value(body).unwrap(), &ctx());
+        let body = serde_json::to_vec(&hub).unwrap();
+        let hub = translate::thinking::hub_request_for(&body, "anthropic").unwrap();
+        let out = anthropic::hub_to_anthropic(hub, &ctx());
         match out {
             Ok(out) => golden(&format!("gemini_{name}__anthropic"), &v(out)),
             // The basic request has a Gemini file URI, which Anthropic cannot fetch.

@@ -230,6 +230,61 @@ fn anthropic_decode_errors_name_the_field() {
     assert_eq!(hub["messages"][0]["content"][0]["text"], "hi", "{hub}");
 }
 
+/// Tool schemas are passed on as the client wrote them (number spellings,
+/// escapes, key order), from Anthropic to the hub and from the hub to
+/// Anthropic; Gemini, which rewrites them, parses them.
+#[test]
+fn tool_schemas_pass_through_as_written() {
+    let schema = r#"{"type":"object", "required":["b"],"properties":{"b":{"type":"number","maximum":1e3,"description":"caf\u00e9"}}}"#;
+    let body = format!(
+        r#"{{"model":"m","max_tokens":5,"messages":[{{"role":"user","content":"hi"}}],"tools":[{{"name":"t","input_schema":{schema}}}]}}"#
+    );
+    let mut req = request(&json!({}), "anthropic", "anthropic", &[]);
+    req.body = body.into_bytes();
+    let hub = anthropic::decode_request(&req).unwrap();
+    let text = String::from_utf8(hub.clone()).unwrap();
+    assert!(
+        text.contains(&format!(r#""parameters":{schema}"#)),
+        "{text}"
+    );
+
+    let mut hub_req = request(&json!({}), "openai", "openai", &[]);
+    hub_req.body = hub.clone();
+    let up = anthropic::prepare(
+        &hub_req,
+        &target("https://a/v1", "k"),
+        &Default::default(),
+        1,
+    )
+    .unwrap();
+    let text = String::from_utf8(up.body).unwrap();
+    assert!(
+        text.contains(&format!(r#""input_schema":{schema}"#)),
+        "{text}"
+    );
+    hub_req.metadata = vec![("operation".into(), "count-tokens".into())];
+    let up = anthropic::prepare(
+        &hub_req,
+        &target("https://a/v1", "k"),
+        &Default::default(),
+        1,
+    )
+    .unwrap();
+    let text = String::from_utf8(up.body).unwrap();
+    assert!(
+        text.contains(&format!(r#""input_schema":{schema}"#)) && !text.contains("max_tokens"),
+        "{text}"
+    );
+
+    let mut gemini_req = request(&json!({}), "openai", "openai", &[]);
+    gemini_req.body = hub;
+    let up = gemini::prepare(&gemini_req, &target("https://g/v1beta", "k"), 1).unwrap();
+    let body: Value = serde_json::from_slice(&up.body).unwrap();
+    let params = &body["tools"][0]["functionDeclarations"][0]["parameters"];
+    assert_eq!(params["properties"]["b"]["description"], "café", "{body}");
+    assert_eq!(params["properties"]["b"]["maximum"], 1000.0, "{body}");
+}
+
 #[test]
 fn anthropic_map_response_passthrough_and_translation() {
     let resp = serde_json::to_vec(&json("anthropic/response_tool_use.json")).unwrap();

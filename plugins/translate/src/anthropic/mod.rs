@@ -7,8 +7,7 @@ pub mod stream;
 pub mod types;
 
 use serde::Deserialize;
-use serde_json::Value;
-use sluice_sdk::hub::ChatRequest;
+use serde_json::{Map, Value};
 use sluice_sdk::{Event, PluginError, Request, Target, UpstreamRequest, error, header, json};
 
 pub use request::{anthropic_to_hub, hub_to_anthropic};
@@ -73,7 +72,7 @@ const NOT_FOR_COUNT_TOKENS: &[&str] = &[
 /// * Body: when `body-dialect` is `anthropic`, the client's body with only
 ///   the top-level `model` rewritten; when it is the hub, the translation
 ///   ([`hub_to_anthropic`], after the default thinking translation of
-///   [`crate::thinking::prepare_hub_for`]).
+///   [`crate::thinking::hub_request_for`]).
 /// * Headers: `x-api-key` (when the key is set), `anthropic-version` (the
 ///   client's, else [`DEFAULT_VERSION`]), the client's `anthropic-beta`, then
 ///   the target's configured headers.
@@ -102,18 +101,19 @@ pub fn prepare(
             }
         }
         OPENAI => {
-            let mut v: Value = json::parse(&req.body)?;
-            crate::thinking::prepare_hub_for(&mut v, ANTHROPIC);
-            let hub: ChatRequest = serde_json::from_value(v)
-                .map_err(|e| error::bad_request(format!("invalid request body: {e}")))?;
+            let hub = crate::thinking::hub_request_for(&req.body, ANTHROPIC)?;
             let out = hub_to_anthropic(hub, &ctx)?;
-            let mut v = serde_json::to_value(&out).map_err(|e| error::internal(e.to_string()))?;
-            if count && let Value::Object(o) = &mut v {
-                for k in NOT_FOR_COUNT_TOKENS {
-                    o.remove(*k);
-                }
+            let body = json::to_vec(&out)?;
+            if count {
+                // Dropped from the serialized body: the tool schemas stay text.
+                json::edit_top_level(&body, NOT_FOR_COUNT_TOKENS, |fields| {
+                    *fields = Value::Object(Map::new());
+                    true
+                })?
+                .unwrap_or(body)
+            } else {
+                body
             }
-            json::to_vec(&v)?
         }
         other => {
             return Err(error::bad_request(format!(

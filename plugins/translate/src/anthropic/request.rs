@@ -6,6 +6,7 @@ use sluice_sdk::error::bad_request;
 use sluice_sdk::hub::{
     self, ChatRequest, ContentPart, FunctionCall, FunctionDef, StreamOptions, ToolCall,
 };
+use sluice_sdk::json::RawJson;
 use sluice_sdk::log::debug;
 
 use super::types::{Block, Content, Message, MessagesRequest, Tool, ToolChoice};
@@ -490,7 +491,7 @@ fn tool_to_anthropic(t: hub::Tool) -> Result<Tool, PluginError> {
             description: f.description,
             input_schema: Some(
                 f.parameters
-                    .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                    .unwrap_or_else(|| RawJson::from(json!({"type": "object", "properties": {}}))),
             ),
             extra: Map::new(),
         };

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use sluice_sdk::json::RawJson;
 use sluice_sdk::{deserialize_text_or_list, deserialize_with_extra};
 
 /// Fields a type does not model, kept as they came.
@@ -205,9 +206,9 @@ pub struct Tool {
     /// What the tool does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// JSON Schema of the input (client tools).
+    /// JSON Schema of the input (client tools), passed on as its text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_schema: Option<Value>,
+    pub input_schema: Option<RawJson>,
     /// Every other field (`cache_control`, server tool settings, ...).
     #[serde(flatten)]
     pub extra: Extra,

@@ -8,7 +8,6 @@ pub mod stream;
 pub mod types;
 
 use serde_json::Value;
-use sluice_sdk::hub::ChatRequest;
 use sluice_sdk::{Event, PluginError, Request, Target, UpstreamRequest, error, header, json};
 
 pub use request::{gemini_to_hub, hub_to_gemini};
@@ -37,7 +36,7 @@ pub fn path(model: &str, stream: bool) -> String {
 /// * Body: when `body-dialect` is `gemini`, the client's body unchanged (the
 ///   model is in the URL); when it is the hub, the translation
 ///   ([`hub_to_gemini`], after the default thinking translation of
-///   [`crate::thinking::prepare_hub_for`]).
+///   [`crate::thinking::hub_request_for`]).
 /// * Headers: `x-goog-api-key` (when the key is set), then the target's
 ///   configured headers.
 pub fn prepare(
@@ -65,10 +64,7 @@ pub fn prepare(
     let body = match req.body_dialect.as_str() {
         GEMINI => req.body.clone(),
         OPENAI => {
-            let mut v: Value = json::parse(&req.body)?;
-            crate::thinking::prepare_hub_for(&mut v, GEMINI);
-            let hub: ChatRequest = serde_json::from_value(v)
-                .map_err(|e| error::bad_request(format!("invalid request body: {e}")))?;
+            let hub = crate::thinking::hub_request_for(&req.body, GEMINI)?;
             json::to_vec(&hub_to_gemini(hub, &ctx)?)?
         }
         other => {

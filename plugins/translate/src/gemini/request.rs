@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use sluice_sdk::PluginError;
 use sluice_sdk::error::bad_request;
 use sluice_sdk::hub::{self, ChatRequest, ContentPart, FunctionDef, StreamOptions, ToolCall};
+use sluice_sdk::json::RawJson;
 use sluice_sdk::log::debug;
 
 use super::schema;
@@ -193,7 +194,9 @@ pub fn hub_to_gemini(hub: ChatRequest, _ctx: &Ctx) -> Result<GenerateContentRequ
             description: f.description,
             ..Default::default()
         };
-        if let Some(p) = f.parameters {
+        // Gemini wants its own schema dialect: the one place a tool schema
+        // is parsed.
+        if let Some(p) = f.parameters.and_then(|p| p.to_value().ok()) {
             if schema::has_refs(&p) {
                 d.parameters_json_schema = Some(p);
             } else if !schema::is_empty_object(&p) {
@@ -561,7 +564,7 @@ pub fn gemini_to_hub(req: GenerateContentRequest, ctx: &Ctx) -> Result<ChatReque
                 function: Some(FunctionDef {
                     name: d.name,
                     description: d.description,
-                    parameters: Some(parameters),
+                    parameters: Some(RawJson::from(parameters)),
                     ..Default::default()
                 }),
                 extra: Map::new(),
