@@ -21,6 +21,10 @@
 //!   0.6 KiB answer), `transform_noop_1KiB` (a transform call that returns at
 //!   once: the floor of a call), and `all_stages` (the five calls in a row,
 //!   as one request makes them).
+//! - `agent/*`: the same chain's request with 24 more tools (~85 KiB, the
+//!   size coding agents send: mostly tool schemas): the `anthropic` decode,
+//!   the four request-side calls in a row (`request_stages`), and the hub
+//!   request translated for an Anthropic provider (`anthropic_prepare`).
 //!
 //! bench/run.sh runs this and puts the figures in docs/benchmarks.md.
 
@@ -150,6 +154,48 @@ fn anthropic_request() -> types::Request {
     req
 }
 
+/// The chain's request with 24 more tools of 12 parameters each (~85 KiB):
+/// the shape of a coding agent's request, whose bulk is tool schemas.
+fn agent_request() -> types::Request {
+    let mut req = anthropic_request();
+    let mut body: serde_json::Value = serde_json::from_slice(&req.body).expect("json");
+    let tools = body["tools"].as_array_mut().expect("the fixture has tools");
+    for i in 0..24 {
+        let mut properties = serde_json::Map::new();
+        for j in 0..12 {
+            let kind = ["string", "integer", "array"][j % 3];
+            properties.insert(
+                format!("param_{i}_{j}"),
+                serde_json::json!({
+                    "type": kind,
+                    "description": format!(
+                        "Parameter {j} of tool {i}: the value the tool uses to decide what to do; \
+                         must be set when the mode needs it and ignored otherwise."
+                    ),
+                    "items": {"type": "string", "enum": ["alpha", "beta", "gamma", "delta"]},
+                    "minimum": 0,
+                    "maximum": 1000,
+                }),
+            );
+        }
+        tools.push(serde_json::json!({
+            "name": format!("tool_{i}"),
+            "description": format!(
+                "Tool number {i}, which does a thing in the workspace and returns its output as text."
+            ),
+            "input_schema": {
+                "type": "object",
+                "properties": properties,
+                "required": [format!("param_{i}_0"), format!("param_{i}_1")],
+                "additionalProperties": false,
+                "$schema": "http://json-schema.org/draft-07/schema#",
+            },
+        }));
+    }
+    req.body = serde_json::to_vec(&body).expect("json");
+    req
+}
+
 /// A hub (OpenAI) answer of about 0.6 KiB.
 const ANSWER: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Sure. Here is a short answer to your question, written so that the response body has a realistic size for a chat completion: a few sentences of plain text, some punctuation, and nothing that needs escaping. The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. That is all."},"finish_reason":"stop"}],"usage":{"prompt_tokens":42,"completion_tokens":64,"total_tokens":106}}"#;
 
@@ -232,6 +278,7 @@ fn plugins(c: &mut Criterion) {
     drop(mapper);
     drop(lease);
     chain(c, &engine);
+    agent(c, &engine);
     let _ = std::fs::remove_dir_all(cache);
 }
 
@@ -332,6 +379,62 @@ fn chain(c: &mut Criterion, engine: &PluginEngine) {
             black_box(
                 dec.encode_response(black_box(&req), black_box(&answer))
                     .expect("encode"),
+            )
+        })
+    });
+    g.finish();
+}
+
+/// The request side of the chain with an agent-size request (~85 KiB), and
+/// the same request translated for an Anthropic provider.
+fn agent(c: &mut Criterion, engine: &PluginEngine) {
+    let anthropic = load_builtin(engine, "anthropic", InstanceMode::Reuse);
+    let normalizer = load_builtin(engine, "tool_result_normalizer", InstanceMode::Reuse);
+    let thinking = load_builtin(engine, "thinking_translator", InstanceMode::Reuse);
+    let openai = load_openai(engine, InstanceMode::Reuse);
+    let target = target();
+    let (mut dec, mut norm, mut think, mut adapter, mut to_anthropic) = (
+        anthropic.lease().expect("lease"),
+        normalizer.lease().expect("lease"),
+        thinking.lease().expect("lease"),
+        openai.lease().expect("lease"),
+        anthropic.lease().expect("lease"),
+    );
+    let agent_req = agent_request();
+    let mut hub_req = agent_req.clone();
+    hub_req.body = dec.decode_request(&agent_req).expect("decode");
+    hub_req.body_dialect = "openai".into();
+    // As an OpenAI client's request to an Anthropic provider.
+    let mut for_anthropic = hub_req.clone();
+    for_anthropic.client_dialect = "openai".into();
+    assert!(matches!(
+        to_anthropic
+            .prepare(&for_anthropic, &target)
+            .expect("prepare"),
+        types::Prepared::Forward(_)
+    ));
+
+    let mut g = c.benchmark_group("agent");
+    g.warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(4));
+    g.bench_function("anthropic_decode_request", |b| {
+        b.iter(|| black_box(dec.decode_request(black_box(&agent_req)).expect("decode")))
+    });
+    g.bench_function("request_stages", |b| {
+        b.iter(|| {
+            let mut req = hub_req.clone();
+            req.body = dec.decode_request(black_box(&agent_req)).expect("decode");
+            req.body = norm.transform_request(&req).expect("normalize");
+            req.body = think.transform_request(&req).expect("thinking");
+            black_box(adapter.prepare(&req, &target).expect("prepare"))
+        })
+    });
+    g.bench_function("anthropic_prepare", |b| {
+        b.iter(|| {
+            black_box(
+                to_anthropic
+                    .prepare(black_box(&for_anthropic), &target)
+                    .expect("prepare"),
             )
         })
     });
