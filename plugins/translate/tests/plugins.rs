@@ -248,33 +248,28 @@ fn tool_schemas_pass_through_as_written() {
         "{text}"
     );
 
-    let mut hub_req = request(&json!({}), "openai", "openai", &[]);
-    hub_req.body = hub.clone();
-    let up = anthropic::prepare(
-        &hub_req,
-        &target("https://a/v1", "k"),
-        &Default::default(),
-        1,
-    )
-    .unwrap();
-    let text = String::from_utf8(up.body).unwrap();
-    assert!(
-        text.contains(&format!(r#""input_schema":{schema}"#)),
-        "{text}"
-    );
-    hub_req.metadata = vec![("operation".into(), "count-tokens".into())];
-    let up = anthropic::prepare(
-        &hub_req,
-        &target("https://a/v1", "k"),
-        &Default::default(),
-        1,
-    )
-    .unwrap();
-    let text = String::from_utf8(up.body).unwrap();
-    assert!(
-        text.contains(&format!(r#""input_schema":{schema}"#)) && !text.contains("max_tokens"),
-        "{text}"
-    );
+    // For an Anthropic provider, as a message and as a token count.
+    for operation in ["chat", "count-tokens"] {
+        let mut hub_req = request(&json!({}), "openai", "openai", &[("operation", operation)]);
+        hub_req.body = hub.clone();
+        let up = anthropic::prepare(
+            &hub_req,
+            &target("https://a/v1", "k"),
+            &Default::default(),
+            1,
+        )
+        .unwrap();
+        let text = String::from_utf8(up.body).unwrap();
+        assert!(
+            text.contains(&format!(r#""input_schema":{schema}"#)),
+            "{operation}: {text}"
+        );
+        assert_eq!(
+            text.contains("max_tokens"),
+            operation == "chat",
+            "{operation}: {text}"
+        );
+    }
 
     let mut gemini_req = request(&json!({}), "openai", "openai", &[]);
     gemini_req.body = hub;
