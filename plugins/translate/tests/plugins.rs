@@ -278,6 +278,21 @@ fn tool_schemas_pass_through_as_written() {
     let params = &body["tools"][0]["functionDeclarations"][0]["parameters"];
     assert_eq!(params["properties"]["b"]["description"], "café", "{body}");
     assert_eq!(params["properties"]["b"]["maximum"], 1000.0, "{body}");
+
+    // A schema too deep to build as a tree is an error for Gemini, not a
+    // tool without parameters.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    gemini_req.body = format!(
+        r#"{{"messages":[{{"role":"user","content":"hi"}}],"tools":[{{"type":"function","function":{{"name":"t","parameters":{deep}}}}}]}}"#
+    )
+    .into_bytes();
+    let e = gemini::prepare(&gemini_req, &target("https://g/v1beta", "k"), 1).unwrap_err();
+    assert_eq!(e.status, 400);
+    assert!(
+        e.message.contains("parameters schema of tool `t`"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]

@@ -195,8 +195,15 @@ pub fn hub_to_gemini(hub: ChatRequest, _ctx: &Ctx) -> Result<GenerateContentRequ
             ..Default::default()
         };
         // Gemini wants its own schema dialect: the one place a tool schema
-        // is parsed.
-        if let Some(p) = f.parameters.and_then(|p| p.to_value().ok()) {
+        // is parsed (it was checked to be JSON; this can fail only on
+        // nesting deeper than 128 levels).
+        if let Some(p) = f.parameters {
+            let p = p.to_value().map_err(|e| {
+                bad_request(format!(
+                    "the parameters schema of tool `{}` cannot be translated for Gemini: {e}",
+                    d.name
+                ))
+            })?;
             if schema::has_refs(&p) {
                 d.parameters_json_schema = Some(p);
             } else if !schema::is_empty_object(&p) {
