@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 use sluice_sdk::hub::{ChatRequest, ChatResponse, Usage};
+use sluice_sdk::json::RawJson;
 use sluice_sdk::{Event, PluginError, Request, json as sdk_json};
 
 use crate::{dialect, ext};
@@ -160,6 +161,37 @@ pub fn arguments_to_string(input: &Value) -> String {
         Value::Null => "{}".to_owned(),
         v => serde_json::to_string(v).unwrap_or_else(|_| "{}".to_owned()),
     }
+}
+
+/// [`parse_arguments`] without building the object: the arguments' text is
+/// checked and kept as it is when it is a JSON object (the usual case).
+pub fn raw_arguments(args: &str) -> RawJson {
+    let text = args.trim();
+    if text.is_empty() {
+        return RawJson::from(Value::Object(Map::new()));
+    }
+    if text.starts_with('{')
+        && let Ok(raw) = RawJson::from_string(text.to_owned())
+    {
+        return raw;
+    }
+    RawJson::from(json!({ "_raw": args }))
+}
+
+/// [`arguments_to_string`] for a tool input kept as text: the text itself,
+/// unless it is the `{"_raw": ...}` form or `null`.
+pub fn raw_arguments_to_string(input: &RawJson) -> String {
+    let text = input.get().trim();
+    if text == "null" {
+        return "{}".to_owned();
+    }
+    if text.contains("\"_raw\"") || !text.starts_with('{') {
+        return input
+            .to_value()
+            .map(|v| arguments_to_string(&v))
+            .unwrap_or_else(|_| text.to_owned());
+    }
+    text.to_owned()
 }
 
 /// Splits a `data:` URL into its media type and base64 payload. Only base64
@@ -453,6 +485,35 @@ mod tests {
             assert_eq!(arguments_to_string(&parse_arguments(s)), s);
         }
         assert_eq!(arguments_to_string(&Value::Null), "{}");
+        for s in [
+            "",
+            "{\"a\":1}",
+            "{\"a\":",
+            "[1]",
+            "7",
+            " { \"b\" : [1, 2] } ",
+        ] {
+            assert_eq!(
+                raw_arguments(s).to_value().unwrap(),
+                parse_arguments(s),
+                "{s:?}"
+            );
+            assert_eq!(
+                serde_json::from_str::<Value>(&raw_arguments_to_string(&raw_arguments(s))).ok(),
+                serde_json::from_str::<Value>(&arguments_to_string(&parse_arguments(s))).ok(),
+                "{s:?}"
+            );
+        }
+        assert_eq!(
+            raw_arguments("{\"a\":"),
+            RawJson::from(json!({"_raw": "{\"a\":"}))
+        );
+        assert_eq!(
+            raw_arguments_to_string(&raw_arguments("{\"a\":")),
+            "{\"a\":"
+        );
+        assert_eq!(raw_arguments_to_string(&RawJson::from(Value::Null)), "{}");
+        assert_eq!(raw_arguments_to_string(&RawJson::from(json!([1]))), "[1]");
     }
 
     #[test]

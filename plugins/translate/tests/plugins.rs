@@ -236,8 +236,11 @@ fn anthropic_decode_errors_name_the_field() {
 #[test]
 fn tool_schemas_pass_through_as_written() {
     let schema = r#"{"type":"object", "required":["b"],"properties":{"b":{"type":"number","maximum":1e3,"description":"caf\u00e9"}}}"#;
+    // A tool call's input is passed on as text too (as the hub's
+    // `arguments` string).
+    let input = r#"{"b": 1e3, "c": "caf\u00e9"}"#;
     let body = format!(
-        r#"{{"model":"m","max_tokens":5,"messages":[{{"role":"user","content":"hi"}}],"tools":[{{"name":"t","input_schema":{schema}}}]}}"#
+        r#"{{"model":"m","max_tokens":5,"messages":[{{"role":"user","content":"hi"}},{{"role":"assistant","content":[{{"type":"tool_use","id":"toolu_1","name":"t","input":{input}}}]}},{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}}]}}],"tools":[{{"name":"t","input_schema":{schema}}}]}}"#
     );
     let mut req = request(&json!({}), "anthropic", "anthropic", &[]);
     req.body = body.into_bytes();
@@ -245,6 +248,11 @@ fn tool_schemas_pass_through_as_written() {
     let text = String::from_utf8(hub.clone()).unwrap();
     assert!(
         text.contains(&format!(r#""parameters":{schema}"#)),
+        "{text}"
+    );
+    let hub_value: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        hub_value["messages"][1]["tool_calls"][0]["function"]["arguments"], input,
         "{text}"
     );
 
@@ -261,7 +269,8 @@ fn tool_schemas_pass_through_as_written() {
         .unwrap();
         let text = String::from_utf8(up.body).unwrap();
         assert!(
-            text.contains(&format!(r#""input_schema":{schema}"#)),
+            text.contains(&format!(r#""input_schema":{schema}"#))
+                && text.contains(&format!(r#""input":{input}"#)),
             "{operation}: {text}"
         );
         assert_eq!(

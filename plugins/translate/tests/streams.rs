@@ -376,7 +376,7 @@ fn invalid_tool_arguments_do_not_crash() {
         "message": {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function",
         "function": {"name": "f", "arguments": bad}}]}, "finish_reason": "tool_calls"}]});
     let a = anthropic::response_from_hub(serde_json::from_value(resp.clone()).unwrap(), &ctx(), 0);
-    assert_eq!(a.content[0].input, Some(json!({"_raw": bad})));
+    assert_eq!(a.content[0].input, Some(json!({"_raw": bad}).into()));
     let gr = gemini::response_from_hub(serde_json::from_value(resp).unwrap(), &ctx(), 0);
     assert_eq!(
         gr.candidates[0].content.as_ref().unwrap().parts[0]

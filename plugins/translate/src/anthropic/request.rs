@@ -10,7 +10,7 @@ use sluice_sdk::json::RawJson;
 use sluice_sdk::log::debug;
 
 use super::types::{Block, Content, Message, MessagesRequest, Tool, ToolChoice};
-use crate::common::{self, Ctx, arguments_to_string, data_url, parse_arguments, parse_data_url};
+use crate::common::{self, Ctx, data_url, parse_data_url, raw_arguments, raw_arguments_to_string};
 use crate::ext;
 
 /// Keys of a hub request that Anthropic has no counterpart for: dropped with
@@ -432,8 +432,8 @@ fn assistant_blocks(m: hub::Message) -> Result<Vec<Block>, PluginError> {
     for (i, call) in m.tool_calls.unwrap_or_default().into_iter().enumerate() {
         let f = call.function.unwrap_or_default();
         let args = f.arguments.unwrap_or_default();
-        let input = parse_arguments(&args);
-        if input.get("_raw").is_some() {
+        let input = raw_arguments(&args);
+        if input.get().starts_with("{\"_raw\"") {
             debug(&format!(
                 "tool call {i} has arguments that are not a JSON object; sent as {{\"_raw\": ...}}"
             ));
@@ -911,14 +911,17 @@ pub fn assistant_to_hub(blocks: Vec<Block>, keep: bool) -> hub::Message {
             "text" => texts.push(b),
             "thinking" | "redacted_thinking" => thinking.push(b),
             "tool_use" => {
-                let input = b.input.unwrap_or_else(|| json!({}));
+                let arguments = b
+                    .input
+                    .as_ref()
+                    .map_or_else(|| "{}".to_owned(), raw_arguments_to_string);
                 calls.push(ToolCall {
                     index: None,
                     id: b.id,
                     kind: Some("function".into()),
                     function: Some(FunctionCall {
                         name: b.name,
-                        arguments: Some(arguments_to_string(&input)),
+                        arguments: Some(arguments),
                         extra: Map::new(),
                     }),
                     extra: Map::new(),

@@ -6,9 +6,7 @@ use sluice_sdk::hub::{self, ChatResponse, Choice, PromptTokensDetails};
 
 use super::request::assistant_to_hub;
 use super::types::{Block, MessagesResponse, Usage};
-use crate::common::{
-    self, Ctx, anthropic_stop_to_finish, finish_to_anthropic_stop, parse_arguments,
-};
+use crate::common::{self, Ctx, anthropic_stop_to_finish, finish_to_anthropic_stop, raw_arguments};
 use crate::ext;
 
 /// Anthropic usage as hub usage. `prompt_tokens` includes cached tokens
@@ -67,9 +65,7 @@ fn output_chars(blocks: &[Block]) -> usize {
         .map(|b| {
             b.text.as_deref().map_or(0, |t| t.chars().count())
                 + b.thinking.as_deref().map_or(0, |t| t.chars().count())
-                + b.input
-                    .as_ref()
-                    .map_or(0, |i| i.to_string().chars().count())
+                + b.input.as_ref().map_or(0, |i| i.get().chars().count())
         })
         .sum()
 }
@@ -168,7 +164,7 @@ pub fn message_blocks(m: &hub::Message) -> Vec<Block> {
             kind: "tool_use".into(),
             id: Some(call.id.clone().unwrap_or_else(|| format!("toolu_{i}"))),
             name: Some(f.name.unwrap_or_default()),
-            input: Some(parse_arguments(f.arguments.as_deref().unwrap_or(""))),
+            input: Some(raw_arguments(f.arguments.as_deref().unwrap_or(""))),
             ..Default::default()
         });
     }

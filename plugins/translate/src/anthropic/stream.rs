@@ -196,7 +196,8 @@ impl AnthropicToHub {
                         let k = self.next_tool;
                         self.next_tool += 1;
                         self.blocks.insert(index, Upstream::Tool(k));
-                        let args = match &b.input {
+                        let input = b.input.as_ref().and_then(|i| i.to_value().ok());
+                        let args = match &input {
                             Some(Value::Object(o)) if !o.is_empty() => {
                                 serde_json::to_string(o).unwrap_or_default()
                             }

@@ -156,9 +156,9 @@ pub struct Block {
     /// `tool_use`: the tool name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `tool_use`: the arguments object.
+    /// `tool_use`: the arguments object, passed on as its text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<Value>,
+    pub input: Option<RawJson>,
     /// `tool_result`: the call answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_use_id: Option<String>,
