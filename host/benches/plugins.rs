@@ -282,15 +282,23 @@ fn plugins(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(cache);
 }
 
+/// The translation chain's plugins, warm: `anthropic`,
+/// `tool_result_normalizer`, `thinking_translator`, `openai`.
+fn chain_plugins(engine: &PluginEngine) -> [Arc<PluginVersion>; 4] {
+    [
+        load_builtin(engine, "anthropic", InstanceMode::Reuse),
+        load_builtin(engine, "tool_result_normalizer", InstanceMode::Reuse),
+        load_builtin(engine, "thinking_translator", InstanceMode::Reuse),
+        load_openai(engine, InstanceMode::Reuse),
+    ]
+}
+
 /// The stages of the translation chain one by one, on warm instances, with
 /// the bodies each stage sees in the gateway: an Anthropic client's request
 /// decoded to the hub, the two default transforms, the `openai` adapter, and
 /// the hub answer encoded for the Anthropic client.
 fn chain(c: &mut Criterion, engine: &PluginEngine) {
-    let anthropic = load_builtin(engine, "anthropic", InstanceMode::Reuse);
-    let normalizer = load_builtin(engine, "tool_result_normalizer", InstanceMode::Reuse);
-    let thinking = load_builtin(engine, "thinking_translator", InstanceMode::Reuse);
-    let openai = load_openai(engine, InstanceMode::Reuse);
+    let [anthropic, normalizer, thinking, openai] = chain_plugins(engine);
     let target = target();
     let mut req = anthropic_request();
     let (mut dec, mut norm, mut think, mut adapter) = (
@@ -388,10 +396,7 @@ fn chain(c: &mut Criterion, engine: &PluginEngine) {
 /// The request side of the chain with an agent-size request (~85 KiB), and
 /// the same request translated for an Anthropic provider.
 fn agent(c: &mut Criterion, engine: &PluginEngine) {
-    let anthropic = load_builtin(engine, "anthropic", InstanceMode::Reuse);
-    let normalizer = load_builtin(engine, "tool_result_normalizer", InstanceMode::Reuse);
-    let thinking = load_builtin(engine, "thinking_translator", InstanceMode::Reuse);
-    let openai = load_openai(engine, InstanceMode::Reuse);
+    let [anthropic, normalizer, thinking, openai] = chain_plugins(engine);
     let target = target();
     let (mut dec, mut norm, mut think, mut adapter, mut to_anthropic) = (
         anthropic.lease().expect("lease"),
