@@ -35,7 +35,8 @@ fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 say "open files limit: $(ulimit -n)"
 
-say "building (release): sluice, sluice-bench"
-cargo build --release -p sluice -p sluice-bench
+say "building: sluice (profile dist: release + thin LTO, as deployed), sluice-bench (release)"
+cargo build --profile dist -p sluice
+cargo build --release -p sluice-bench
 
 exec "$repo/target/release/bench-run" "$@"

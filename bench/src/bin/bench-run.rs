@@ -838,13 +838,14 @@ http {{
     Ok((proc, base))
 }
 
-/// The release binary under test.
+/// The binary under test: the `dist` profile (release + thin LTO), the
+/// build to deploy.
 fn sluice_exe(cx: &Ctx) -> Result<PathBuf, String> {
-    let exe = cx.root.join("target/release/sluice");
+    let exe = cx.root.join("target/dist/sluice");
     if exe.exists() {
         Ok(exe)
     } else {
-        Err("target/release/sluice is missing (cargo build --release -p sluice failed?)".into())
+        Err("target/dist/sluice is missing (cargo build --profile dist -p sluice failed?)".into())
     }
 }
 
@@ -1561,7 +1562,7 @@ fn reload(cx: &mut Ctx) -> Result<Value, String> {
         .join("openai.wasm");
     let wasm = std::fs::read(&wasm_path).map_err(|e| {
         format!(
-            "{}: {e} (built by `cargo build --release -p sluice`)",
+            "{}: {e} (built by `cargo build --profile dist -p sluice`)",
             wasm_path.display()
         )
     })?;
@@ -2608,7 +2609,7 @@ fn main() {
         (
             "sluice".to_string(),
             format!(
-                "{}{} (release build)",
+                "{}{} (dist build: release + thin LTO)",
                 git(&["rev-parse", "--short", "HEAD"]),
                 if dirty { " + uncommitted changes" } else { "" }
             ),
