@@ -245,6 +245,10 @@ fn project(lang: Lang, kind: Kind, name: &str, sdk: Option<&Path>) -> Vec<File> 
                 ".gitignore",
                 include_str!("../templates/rust/gitignore").into(),
             ));
+            files.push(file(
+                ".cargo/config.toml",
+                include_str!("../templates/rust/cargo-config.toml").into(),
+            ));
         }
         Lang::Python => {
             let (app, resource_module, module_name) = match kind {
@@ -615,6 +619,12 @@ mod tests {
                             toml_escape(&sdk.display().to_string())
                         )));
                         assert!(names.contains(&"src/lib.rs"));
+                        let cargo = &files
+                            .iter()
+                            .find(|f| f.path == ".cargo/config.toml")
+                            .unwrap()
+                            .text;
+                        assert!(cargo.contains("target-feature=+simd128"));
                     }
                     Lang::Python => {
                         let (iface, _) = kind.interface();
