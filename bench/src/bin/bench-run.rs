@@ -63,6 +63,9 @@ struct Settings {
     reload_swaps: u32,
     reload_rate: u64,
     reload_secs: u64,
+    /// Interleaved throughput: rounds, and seconds per target per round.
+    pair_rounds: usize,
+    pair_secs: f64,
     criterion_args: Vec<String>,
 }
 
@@ -93,6 +96,8 @@ impl Settings {
                 reload_swaps: 3,
                 reload_rate: 2000,
                 reload_secs: 6,
+                pair_rounds: 2,
+                pair_secs: 1.0,
                 criterion_args: vec![
                     "--warm-up-time".into(),
                     "0.5".into(),
@@ -127,6 +132,8 @@ impl Settings {
                 reload_swaps: 8,
                 reload_rate: 2000,
                 reload_secs: 15,
+                pair_rounds: 5,
+                pair_secs: 4.0,
                 criterion_args: vec![
                     "--warm-up-time".into(),
                     "2".into(),
@@ -652,10 +659,11 @@ fn models(s: &Settings) -> Vec<String> {
 }
 
 /// Start a proxy target; returns the process and its base URL.
-fn start(cx: &mut Ctx, kind: Kind) -> Result<(Proc, String), String> {
+/// Start `kind` on a free port, its files in the work directory's `tag`.
+fn start(cx: &mut Ctx, kind: Kind, tag: &str) -> Result<(Proc, String), String> {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let dir = cx.work.join(kind.id());
+    let dir = cx.work.join(tag);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let log = dir.join("output.log");
     let mock = format!("http://127.0.0.1:{}", cx.mock_port);
@@ -1421,6 +1429,122 @@ fn drift(cx: &mut Ctx, kind: Kind, url: &str, pid: u32, res: &mut Res) {
     }
 }
 
+/// The median of `xs` (the mean of the middle two for an even count).
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    Some(if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    })
+}
+
+/// Interleaved throughput: nginx and the sluice configurations run side
+/// by side (all on the proxy core, all idle but the one under load) and are
+/// loaded in turn, `pair_rounds` rounds of `pair_secs` each, the order
+/// rotated every round. The VM's speed drifts by tens of percent within a
+/// run, so the ratio of two runs minutes apart can be off by as much; the
+/// ratio of runs seconds apart, median over rounds, is the steady figure.
+/// Returns one entry per target and round.
+fn paired(cx: &mut Ctx, kinds: &[Kind]) -> Result<Value, String> {
+    let s = cx.s.clone();
+    let mut procs: Vec<(Kind, Proc, String)> = Vec::new();
+    let mut failure = None;
+    for &k in kinds {
+        let started = start(cx, k, &format!("paired-{}", k.id())).and_then(|(mut p, base)| {
+            ready(cx, k, &mut p, &base)?;
+            Ok((p, base))
+        });
+        match started {
+            Ok((p, base)) => procs.push((k, p, base)),
+            Err(e) => {
+                failure = Some(format!("{} did not start: {e}", k.id()));
+                break;
+            }
+        }
+    }
+    let mut runs = Vec::new();
+    if failure.is_none() {
+        let mk = |cx: &Ctx, k: Kind, base: &str, secs: f64| -> Vec<String> {
+            let path = if k.anthropic() {
+                "/v1/messages"
+            } else {
+                "/v1/chat/completions"
+            };
+            let args = vec![
+                "load".into(),
+                "--url".into(),
+                format!("{base}{path}"),
+                "--body".into(),
+                cx.body(k.anthropic(), &model(0, 8, 0), false),
+                "-c".into(),
+                s.conns.to_string(),
+                "--duration".into(),
+                secs.to_string(),
+            ];
+            cx.load_cmd(CLIENT_CPU, &args)
+        };
+        'rounds: for round in 0..=s.pair_rounds {
+            // Round 0 warms every target up and is not counted.
+            let secs = if round == 0 {
+                s.tput_warmup_secs
+            } else {
+                s.pair_secs
+            };
+            for i in 0..procs.len() {
+                let (k, p, base) = &mut procs[(i + round) % kinds.len()];
+                if let Some(st) = p.exited() {
+                    failure = Some(format!("{} exited ({st}): {}", k.id(), p.log_tail(3)));
+                    break 'rounds;
+                }
+                let cmd = mk(cx, *k, base, secs);
+                let c0 = cpu_us(p.pid());
+                let out = run_json(
+                    &cmd,
+                    Duration::from_secs(secs as u64 + 60),
+                    None,
+                    Duration::from_secs(1),
+                );
+                let used = cpu_us(p.pid()).saturating_sub(c0) as f64;
+                match out {
+                    Ok((v, _)) if round > 0 => {
+                        let ok = jv(&v, "ok").unwrap_or(0.0);
+                        let errors = jv(&v, "errors").unwrap_or(0.0);
+                        runs.push(json!({
+                            "target": k.id(),
+                            "round": round,
+                            "rps": jv(&v, "rps"),
+                            "errors": errors,
+                            "cpu_us_per_request": if ok + errors > 0.0 { Some(used / (ok + errors)) } else { None },
+                        }));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        failure = Some(format!("{}: {e}", k.id()));
+                        break 'rounds;
+                    }
+                }
+            }
+        }
+    }
+    for (_, mut p, _) in procs {
+        p.stop();
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(json!({
+            "rounds": s.pair_rounds,
+            "secs": s.pair_secs,
+            "targets": kinds.iter().map(|k| k.id()).collect::<Vec<_>>(),
+            "runs": runs,
+        })),
+    }
+}
+
 fn measure(cx: &mut Ctx, kind: Kind) -> Res {
     let mut res = Res::default();
     cx.say(&format!("== {} ({})", kind.id(), kind.label()));
@@ -1435,7 +1559,7 @@ fn measure(cx: &mut Ctx, kind: Kind) -> Res {
         ladder(cx, kind, &url, None, &mut res);
         return res;
     }
-    let (mut p, base) = match start(cx, kind) {
+    let (mut p, base) = match start(cx, kind, kind.id()) {
         Ok(x) => x,
         Err(e) => {
             cx.say(&format!("  not measurable: {e}"));
@@ -1882,6 +2006,7 @@ struct Report<'a> {
     took: Duration,
     plugins: Result<(Vec<Bench>, String), String>,
     languages: Result<(Vec<Bench>, String), String>,
+    paired: Result<Value, String>,
     load_end: String,
 }
 
@@ -1949,6 +2074,7 @@ impl Report<'_> {
         self.settings(&mut o);
         self.latency(&mut o);
         self.throughput(&mut o);
+        self.interleaved(&mut o);
         self.streaming(&mut o);
         self.memory(&mut o);
         self.micro(&mut o);
@@ -1969,6 +2095,7 @@ impl Report<'_> {
             ("load generator", "bench-load (Rust, tokio, one thread, keep-alive, HDR histograms); wrk 4 (`-t1`) as a cross-check".to_string()),
             ("added latency", format!("{} requests to the target and {} to the mock, alternating (A,B then B,A), one connection each, after {} warm-up pairs; added = target percentile − direct percentile", s.lat_n, s.lat_n, s.lat_warmup)),
             ("throughput", format!("{} keep-alive connections, closed loop, {} s measured after {} s warm-up; CPU/request = (utime+stime of the proxy's process tree, /proc/PID/stat) ÷ requests", s.conns, s.tput_secs, s.tput_warmup_secs)),
+            ("interleaved throughput", format!("nginx and the sluice configurations side by side on CPU {PROXY_CPU}, loaded in turn as above: a {} s warm-up round, then {} rounds of {} s each, the order rotated every round", s.tput_warmup_secs, s.pair_rounds, s.pair_secs)),
             ("time to first event", format!("{} one-event streams each side, one at a time, alternating", s.ttfe_n)),
             ("gaps", format!("{} streams each side of {} events {} ms apart, {} in parallel, alternating; mean gap = (last − first content event) ÷ (events − 1); per-event delay = arrival − the mock's send time stamped in the event", s.gap_streams, s.gap_events, s.gap_interval_ms, s.gap_parallel)),
             ("stream ladder", format!("steps {:?} concurrent streams (one connection each, opened over a ramp of n/2 ms, at most half a stream), {} events {} ms apart; a step passes with every stream complete, no error and no gap over {} ms", s.ladder, s.ladder_events, s.ladder_interval_ms, s.gap_limit_ms)),
@@ -2069,19 +2196,18 @@ impl Report<'_> {
                     }
                 })
                 .unwrap_or("—".into());
+            // The rps targets are judged by the interleaved rounds' ratio
+            // when they ran (see below), else by this run's.
+            let judged = |min: f64| match (median(self.paired_ratios(k.id())), ratio) {
+                (Some(x), _) => format!("rps ≥{min}× (interleaved: {x:.2}) {}", verdict(x >= min)),
+                (None, Some(x)) => format!("rps ≥{min}× {}", verdict(x >= min)),
+                (None, None) => format!("rps ≥{min}× —"),
+            };
             let targets = match k {
-                Kind::SluiceOpenai => format!(
-                    "rps {} · CPU {}",
-                    match ratio {
-                        Some(x) => format!("≥0.75× {}", verdict(x >= 0.75)),
-                        None => "≥0.75× —".into(),
-                    },
-                    check_max(r.tput_cpu_us, 25.0)
-                ),
-                Kind::SluiceTranslate => match ratio {
-                    Some(x) => format!("rps ≥0.5× {}", verdict(x >= 0.5)),
-                    None => "rps ≥0.5× —".into(),
-                },
+                Kind::SluiceOpenai => {
+                    format!("{} · CPU {}", judged(0.75), check_max(r.tput_cpu_us, 25.0))
+                }
+                Kind::SluiceTranslate => judged(0.5),
                 Kind::Direct => "(ceiling of the client core)".into(),
                 _ => "—".into(),
             };
@@ -2097,6 +2223,109 @@ impl Report<'_> {
                 us(jv(v, "latency.p99_us")),
                 r.wrk_rps.map(|x| format!("{x:.0}")).unwrap_or("—".into()),
                 targets
+            );
+        }
+    }
+
+    /// The interleaved rounds of `id`: (round, value of `key`).
+    fn paired_runs(&self, id: &str, key: &str) -> Vec<(u64, f64)> {
+        let Ok(v) = &self.paired else {
+            return Vec::new();
+        };
+        v["runs"]
+            .as_array()
+            .map(|runs| {
+                runs.iter()
+                    .filter(|r| r["target"] == id)
+                    .filter_map(|r| Some((r["round"].as_u64()?, r[key].as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `id`'s requests per second over nginx's in the same round, per round.
+    fn paired_ratios(&self, id: &str) -> Vec<f64> {
+        let nginx = self.paired_runs(Kind::Nginx.id(), "rps");
+        self.paired_runs(id, "rps")
+            .iter()
+            .filter_map(|(round, x)| {
+                let n = nginx.iter().find(|(r, _)| r == round)?.1;
+                (n > 0.0).then_some(x / n)
+            })
+            .collect()
+    }
+
+    /// The interleaved rounds: the ratio to nginx of runs seconds apart.
+    fn interleaved(&self, o: &mut String) {
+        let s = &self.cx.s;
+        let _ = writeln!(
+            o,
+            "\n### Interleaved rounds: the ratio to nginx\n\n\
+             The VM's speed drifts by tens of percent within a run, so the ratio of two {}-s runs \
+             minutes apart (the table above) can be off by as much. Here the targets run side by \
+             side (all on CPU {PROXY_CPU}, all idle but the one under load) and are loaded in turn \
+             with the same load: {} rounds of {} s each, the order rotated every round, after a \
+             warm-up round. × nginx is the median of the per-round ratios to nginx's run of the \
+             same round (lowest – highest).\n",
+            s.tput_secs, s.pair_rounds, s.pair_secs
+        );
+        let v = match &self.paired {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = writeln!(o, "Not measured: {e}.");
+                return;
+            }
+        };
+        let _ = writeln!(
+            o,
+            "| target | rps per round | rps median | × nginx median (range) | CPU µs/request median | errors | targets |\n\
+             |---|---|---|---|---|---|---|"
+        );
+        for id in v["targets"].as_array().cloned().unwrap_or_default() {
+            let Some(id) = id.as_str() else { continue };
+            let Some(k) = ALL.iter().copied().find(|k| k.id() == id) else {
+                continue;
+            };
+            let rps = self.paired_runs(id, "rps");
+            let ratios = self.paired_ratios(id);
+            let ratio = if k == Kind::Nginx {
+                None
+            } else {
+                median(ratios.clone())
+            };
+            let range = match (
+                ratios.iter().copied().reduce(f64::min),
+                ratios.iter().copied().reduce(f64::max),
+            ) {
+                (Some(a), Some(b)) if k != Kind::Nginx => format!(" ({a:.2} – {b:.2})"),
+                _ => String::new(),
+            };
+            let errors: f64 = self.paired_runs(id, "errors").iter().map(|x| x.1).sum();
+            let targets = match (k, ratio) {
+                (Kind::SluiceOpenai, Some(x)) => format!("rps ≥0.75× {}", verdict(x >= 0.75)),
+                (Kind::SluiceTranslate, Some(x)) => format!("rps ≥0.5× {}", verdict(x >= 0.5)),
+                _ => "—".into(),
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} | {:.0} | {} | {} | {errors} | {targets} |",
+                Self::name(k),
+                rps.iter()
+                    .map(|x| format!("{:.0}", x.1))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                median(rps.iter().map(|x| x.1).collect()).unwrap_or(0.0),
+                match ratio {
+                    Some(x) => format!("{x:.2}{range}"),
+                    None if k == Kind::Nginx => "1.00".into(),
+                    None => "—".into(),
+                },
+                us(median(
+                    self.paired_runs(id, "cpu_us_per_request")
+                        .iter()
+                        .map(|x| x.1)
+                        .collect()
+                )),
             );
         }
     }
@@ -2556,6 +2785,30 @@ fn main() {
         let r = measure(&mut cx, k);
         results.insert(k.id(), r);
     }
+    // Interleaved rounds of the targets whose throughput was measured.
+    let pair_kinds: Vec<Kind> = [Kind::Nginx, Kind::SluiceOpenai, Kind::SluiceTranslate]
+        .into_iter()
+        .filter(|k| results.get(k.id()).is_some_and(|r| r.tput.is_some()))
+        .collect();
+    let paired = if pair_kinds.len() >= 2 && pair_kinds[0] == Kind::Nginx {
+        cx.say(&format!(
+            "== interleaved throughput ({} rounds of {} s: {})",
+            cx.s.pair_rounds,
+            cx.s.pair_secs,
+            pair_kinds
+                .iter()
+                .map(|k| k.id())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let r = paired(&mut cx, &pair_kinds);
+        if let Err(e) = &r {
+            cx.say(&format!("  interleaved throughput: {e}"));
+        }
+        r
+    } else {
+        Err("needs nginx and a sluice configuration whose throughput was measured".into())
+    };
     drop(mock);
 
     let (plugins, languages) = if args.flag("skip-criterion") {
@@ -2648,6 +2901,7 @@ fn main() {
         took: started_at.elapsed(),
         plugins,
         languages,
+        paired,
         load_end: loadavg(),
     };
     let generated = report.write();
@@ -2685,6 +2939,14 @@ fn main() {
             )
         })
         .collect();
+    let mut raw = raw;
+    raw.insert(
+        "interleaved_throughput".into(),
+        match &report.paired {
+            Ok(v) => v.clone(),
+            Err(e) => json!({ "not_measured": e }),
+        },
+    );
     let _ = std::fs::write(
         work.join("results.json"),
         serde_json::to_string_pretty(&Value::Object(raw)).unwrap_or_default(),
