@@ -73,6 +73,10 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, PluginError
 /// contain escapes are re-encoded. If the body already names `model`, it is
 /// returned unchanged. If it has no `"model"`, one is added first.
 ///
+/// The values copied are skipped over by their structure (strings and
+/// brackets), not checked against the JSON grammar: the gateway has parsed
+/// every client body before a plugin sees it.
+///
 /// Fails with 400 `invalid_request` if the body is not a JSON object.
 ///
 /// ```
@@ -84,19 +88,16 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, PluginError
 /// );
 /// ```
 pub fn rewrite_model(body: &[u8], model: &str) -> Result<Vec<u8>, PluginError> {
-    let fields: Fields<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        Category::Data => bad_request(format!("request body must be a JSON object: {e}")),
-        _ => bad_request(describe(&e, "request body")),
-    })?;
+    let fields = top_level_fields(body)?;
     // A `&str` always serializes.
     let new_model = serde_json::to_string(model).unwrap_or_default();
 
     let mut has_model = false;
     let mut unchanged = true;
-    for (key, value) in &fields.0 {
+    for (key, value) in &fields {
         if key == "model" {
             has_model = true;
-            unchanged &= value.get() == new_model;
+            unchanged &= *value == new_model.as_bytes();
         }
     }
     if has_model && unchanged {
@@ -109,7 +110,7 @@ pub fn rewrite_model(body: &[u8], model: &str) -> Result<Vec<u8>, PluginError> {
         out.extend_from_slice(b"\"model\":");
         out.extend_from_slice(new_model.as_bytes());
     }
-    for (i, (key, value)) in fields.0.iter().enumerate() {
+    for (i, (key, value)) in fields.iter().enumerate() {
         if i > 0 || !has_model {
             out.push(b',');
         }
@@ -128,7 +129,7 @@ pub fn rewrite_model(body: &[u8], model: &str) -> Result<Vec<u8>, PluginError> {
         if key == "model" {
             out.extend_from_slice(new_model.as_bytes());
         } else {
-            out.extend_from_slice(value.get().as_bytes());
+            out.extend_from_slice(value);
         }
     }
     out.push(b'}');
@@ -146,9 +147,11 @@ pub fn rewrite_model(body: &[u8], model: &str) -> Result<Vec<u8>, PluginError> {
 /// copied as they were (as in [`rewrite_model`], only whitespace between
 /// top-level tokens is dropped). When it did not, `None` is returned and the
 /// caller keeps the body it has. `edit` should add only fields named in
-/// `keys` (another one would be written twice).
+/// `keys` (another one would be written twice). As in [`rewrite_model`], the
+/// fields not named are skipped over by their structure, not checked.
 ///
-/// Fails with 400 `invalid_request` if the body is not a JSON object.
+/// Fails with 400 `invalid_request` if the body is not a JSON object (or a
+/// named field is not valid JSON).
 ///
 /// ```
 /// use serde_json::Value;
@@ -171,14 +174,11 @@ pub fn edit_top_level(
     keys: &[&str],
     edit: impl FnOnce(&mut serde_json::Value) -> bool,
 ) -> Result<Option<Vec<u8>>, PluginError> {
-    let fields: Fields<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        Category::Data => bad_request(format!("request body must be a JSON object: {e}")),
-        _ => bad_request(describe(&e, "request body")),
-    })?;
+    let fields = top_level_fields(body)?;
     let mut named = serde_json::Map::new();
-    for (key, value) in &fields.0 {
+    for (key, value) in &fields {
         if keys.iter().any(|k| key == k) {
-            let v: serde_json::Value = serde_json::from_str(value.get())
+            let v: serde_json::Value = serde_json::from_slice(value)
                 .map_err(|e| bad_request(describe(&e, "request body")))?;
             named.insert(key.to_string(), v);
         }
@@ -203,7 +203,7 @@ pub fn edit_top_level(
         out.push(b':');
         Ok(())
     };
-    for (key, value) in &fields.0 {
+    for (key, value) in &fields {
         if keys.iter().any(|k| key == k) {
             // Edited in place, or removed (a repeated key is written once).
             if let Some(v) = named.shift_remove(key.as_ref()) {
@@ -212,7 +212,7 @@ pub fn edit_top_level(
             }
         } else {
             write_key(&mut out, key)?;
-            out.extend_from_slice(value.get().as_bytes());
+            out.extend_from_slice(value);
         }
     }
     for (key, v) in named {
@@ -347,6 +347,131 @@ impl<'de> Deserialize<'de> for RawJson {
 
 /// The top-level fields of a JSON object, in order, values as raw slices of
 /// the input.
+/// A top-level key and its value's raw JSON bytes.
+type RawField<'a> = (Cow<'a, str>, &'a [u8]);
+
+/// The top-level fields of a JSON object body: each key, and its value as
+/// the raw bytes of `body` (without the whitespace around it).
+///
+/// The common case takes [`split_object`], which follows the body's
+/// structure without checking the grammar of the values it skips: bodies
+/// reach plugins checked already (the gateway parses every client body
+/// before the first plugin sees it; plugins write theirs with serde), and
+/// a value copied byte for byte needs no more. Anything it does not take —
+/// not an object, cut short, a key with escapes — goes through serde_json,
+/// which decodes such keys and says what is wrong with the rest.
+fn top_level_fields(body: &[u8]) -> Result<Vec<RawField<'_>>, PluginError> {
+    if let Some(fields) = split_object(body) {
+        return Ok(fields
+            .into_iter()
+            .map(|(k, v)| (Cow::Borrowed(k), v))
+            .collect());
+    }
+    let fields: Fields<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        Category::Data => bad_request(format!("request body must be a JSON object: {e}")),
+        _ => bad_request(describe(&e, "request body")),
+    })?;
+    Ok(fields
+        .0
+        .into_iter()
+        .map(|(k, v)| (k, v.get().as_bytes()))
+        .collect())
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the quote that closes the string opening at `b[start]`.
+fn string_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[i] == b'"' {
+            return Some(i);
+        }
+        // An escape: the next byte is part of it (`\"`, `\\`, `\u`, ...).
+        i += 2;
+    }
+}
+
+/// The index just past the value starting at `b[start]`: a string, an
+/// object or array (brackets counted, strings skipped), or a scalar
+/// (up to the next delimiter).
+fn value_end(b: &[u8], start: usize) -> Option<usize> {
+    match *b.get(start)? {
+        b'"' => string_end(b, start).map(|e| e + 1),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while i < b.len() {
+                match b[i] {
+                    b'"' => i = string_end(b, i)?,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            let len = b[start..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(b.len() - start);
+            (len > 0).then_some(start + len)
+        }
+    }
+}
+
+/// Splits a JSON object into its top-level (key, raw value) pairs by its
+/// structure alone (see [`top_level_fields`]). `None` when the body is not
+/// shaped like one object, or a key has an escape or is not UTF-8.
+fn split_object(b: &[u8]) -> Option<Vec<(&str, &[u8])>> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut fields = Vec::with_capacity(16);
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (skip_ws(b, i + 1) == b.len()).then_some(fields);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let end = string_end(b, i)?;
+        let key = &b[i + 1..end];
+        if key.contains(&b'\\') {
+            return None;
+        }
+        let key = std::str::from_utf8(key).ok()?;
+        i = skip_ws(b, end + 1);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let value_to = value_end(b, i)?;
+        fields.push((key, &b[i..value_to]));
+        i = skip_ws(b, value_to);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return (skip_ws(b, i + 1) == b.len()).then_some(fields),
+            _ => return None,
+        }
+    }
+}
+
 struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'de> Deserialize<'de> for Fields<'de> {
@@ -561,6 +686,80 @@ mod tests {
 
     fn rewrite(body: &str, model: &str) -> String {
         String::from_utf8(rewrite_model(body.as_bytes(), model).unwrap()).unwrap()
+    }
+
+    /// serde_json's split of an object into (key, raw value).
+    fn serde_split(body: &str) -> Vec<(String, String)> {
+        let f: Fields<'_> = serde_json::from_str(body).unwrap();
+        f.0.into_iter()
+            .map(|(k, v)| (k.into_owned(), v.get().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_structural_split_matches_serde_json_on_valid_objects() {
+        let bodies = [
+            "{}",
+            " { } \n",
+            r#"{"a":1}"#,
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true}"#,
+            "{ \"a\" : [ 1 , {\"b\" : [ ] } ] ,\n\t\"c\":\"}]{[,\" , \"d\" : null }",
+            r#"{"s":"a \"quoted\" \\ back\\","t":"\\","u":"\u00e9\ud83d\ude00"}"#,
+            r#"{"n":-1.5e+10,"m":0,"o":true,"p":false,"q":[[],[[]],{}],"r":{"x":{"y":{}}}}"#,
+            r#"{"日本":"語","k":"\\\"","k2":["\"]"]}"#,
+            r#"{"dup":1,"dup":2}"#,
+            r#"{"emptykey":"","":""}"#,
+        ];
+        for body in bodies {
+            let ours: Vec<(String, String)> = split_object(body.as_bytes())
+                .unwrap_or_else(|| panic!("split refused {body}"))
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), String::from_utf8(v.to_vec()).unwrap()))
+                .collect();
+            assert_eq!(ours, serde_split(body), "{body}");
+        }
+        // The body of the chain's benchmark, and a real-sized one.
+        let bench = include_str!("../../bench/bodies/anthropic-chain.json");
+        let compact =
+            serde_json::to_string(&serde_json::from_str::<serde_json::Value>(bench).unwrap())
+                .unwrap();
+        for body in [bench, compact.as_str()] {
+            let ours: Vec<(String, String)> = split_object(body.as_bytes())
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), String::from_utf8(v.to_vec()).unwrap()))
+                .collect();
+            assert_eq!(ours, serde_split(body));
+        }
+    }
+
+    #[test]
+    fn the_structural_split_leaves_malformed_bodies_and_escaped_keys_to_serde() {
+        for body in [
+            "",
+            "[]",
+            "\"x\"",
+            "{",
+            r#"{"a""#,
+            r#"{"a":}"#,
+            r#"{"a":1"#,
+            r#"{"a":1,}"#,
+            r#"{"a":[1,2}"#,
+            r#"{"a":"unterminated}"#,
+            r#"{"a":1} trailing"#,
+            r#"{"a":1}{"b":2}"#,
+            r#"{a:1}"#,
+            r#"{"a" 1}"#,
+            r#"{"a\u0062":1}"#,
+        ] {
+            assert!(split_object(body.as_bytes()).is_none(), "{body}");
+        }
+        // Those reach serde_json, which names the problem or decodes the key.
+        let e = rewrite_model(b"[]", "m").unwrap_err();
+        assert!(e.message.contains("must be a JSON object"), "{}", e.message);
+        let e = rewrite_model(br#"{"a":1"#, "m").unwrap_err();
+        assert!(e.message.contains("not valid JSON"), "{}", e.message);
+        assert_eq!(rewrite(r#"{"a\u0062":1}"#, "m"), r#"{"model":"m","ab":1}"#);
     }
 
     #[test]
