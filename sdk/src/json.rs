@@ -345,8 +345,6 @@ impl<'de> Deserialize<'de> for RawJson {
     }
 }
 
-/// The top-level fields of a JSON object, in order, values as raw slices of
-/// the input.
 /// A top-level key and its value's raw JSON bytes.
 type RawField<'a> = (Cow<'a, str>, &'a [u8]);
 
@@ -472,6 +470,8 @@ fn split_object(b: &[u8]) -> Option<Vec<(&str, &[u8])>> {
     }
 }
 
+/// The top-level fields of a JSON object, in order, values as raw slices of
+/// the input.
 struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'de> Deserialize<'de> for Fields<'de> {
