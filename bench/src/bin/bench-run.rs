@@ -1496,7 +1496,8 @@ fn paired(cx: &mut Ctx, kinds: &[Kind]) -> Result<Value, String> {
                 s.pair_secs
             };
             for i in 0..procs.len() {
-                let (k, p, base) = &mut procs[(i + round) % kinds.len()];
+                let n = procs.len();
+                let (k, p, base) = &mut procs[(i + round) % n];
                 if let Some(st) = p.exited() {
                     failure = Some(format!("{} exited ({st}): {}", k.id(), p.log_tail(3)));
                     break 'rounds;
