@@ -690,14 +690,19 @@ where
     }
 }
 
-/// Client headers a plugin may see: everything but credentials and
-/// hop-by-hop headers.
+/// Client headers a plugin may see: everything but credentials, hop-by-hop
+/// headers, and what only concerns the client's own connection to the
+/// gateway: `accept-encoding`, and the OpenAI and Anthropic SDKs'
+/// `x-stainless-*` (the SDK's language, OS, retry count, timeout). Each
+/// header costs every plugin call ~2,000 instructions (two strings allocated
+/// in the guest and freed again), and those SDKs send nine of them.
 fn plugin_headers(headers: &HeaderMap) -> Vec<types::Header> {
     headers
         .iter()
         .filter(|(name, _)| {
-            !matches!(
-                name.as_str(),
+            let name = name.as_str();
+            !(matches!(
+                name,
                 "authorization"
                     | "x-api-key"
                     | "proxy-authorization"
@@ -710,7 +715,8 @@ fn plugin_headers(headers: &HeaderMap) -> Vec<types::Header> {
                     | "transfer-encoding"
                     | "upgrade"
                     | "x-goog-api-key"
-            )
+                    | "accept-encoding"
+            ) || name.starts_with("x-stainless-"))
         })
         .filter_map(|(name, value)| {
             Some(types::Header {
@@ -1076,4 +1082,46 @@ pub fn check_providers(config: &Config, registry: &Registry) -> Vec<String> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugins_see_client_headers_but_not_credentials_or_the_client_connections_own() {
+        let mut h = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer sk-client"),
+            ("x-api-key", "sk-client"),
+            ("host", "127.0.0.1:8317"),
+            ("content-length", "42"),
+            ("accept-encoding", "gzip, deflate"),
+            ("x-stainless-os", "Linux"),
+            ("x-stainless-retry-count", "0"),
+            ("content-type", "application/json"),
+            ("user-agent", "OpenAI/Python 1.99.9"),
+            ("anthropic-beta", "tools-2024-04-04"),
+            ("x-request-source", "batch"),
+        ] {
+            h.insert(
+                header::HeaderName::from_static(name),
+                header::HeaderValue::from_static(value),
+            );
+        }
+        let seen: Vec<(String, String)> = plugin_headers(&h)
+            .into_iter()
+            .map(|x| (x.name, x.value))
+            .collect();
+        let want = [
+            ("content-type", "application/json"),
+            ("user-agent", "OpenAI/Python 1.99.9"),
+            ("anthropic-beta", "tools-2024-04-04"),
+            ("x-request-source", "batch"),
+        ];
+        assert_eq!(
+            seen,
+            want.map(|(n, v)| (n.to_string(), v.to_string())).to_vec()
+        );
+    }
 }
