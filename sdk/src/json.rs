@@ -360,10 +360,7 @@ type RawField<'a> = (Cow<'a, str>, &'a [u8]);
 /// which decodes such keys and says what is wrong with the rest.
 fn top_level_fields(body: &[u8]) -> Result<Vec<RawField<'_>>, PluginError> {
     if let Some(fields) = split_object(body) {
-        return Ok(fields
-            .into_iter()
-            .map(|(k, v)| (Cow::Borrowed(k), v))
-            .collect());
+        return Ok(fields);
     }
     let fields: Fields<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
         Category::Data => bad_request(format!("request body must be a JSON object: {e}")),
@@ -434,7 +431,7 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
 /// Splits a JSON object into its top-level (key, raw value) pairs by its
 /// structure alone (see [`top_level_fields`]). `None` when the body is not
 /// shaped like one object, or a key has an escape or is not UTF-8.
-fn split_object(b: &[u8]) -> Option<Vec<(&str, &[u8])>> {
+fn split_object(b: &[u8]) -> Option<Vec<RawField<'_>>> {
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
@@ -460,7 +457,7 @@ fn split_object(b: &[u8]) -> Option<Vec<(&str, &[u8])>> {
         }
         i = skip_ws(b, i + 1);
         let value_to = value_end(b, i)?;
-        fields.push((key, &b[i..value_to]));
+        fields.push((Cow::Borrowed(key), &b[i..value_to]));
         i = skip_ws(b, value_to);
         match b.get(i) {
             Some(b',') => i = skip_ws(b, i + 1),
@@ -714,7 +711,7 @@ mod tests {
             let ours: Vec<(String, String)> = split_object(body.as_bytes())
                 .unwrap_or_else(|| panic!("split refused {body}"))
                 .into_iter()
-                .map(|(k, v)| (k.to_owned(), String::from_utf8(v.to_vec()).unwrap()))
+                .map(|(k, v)| (k.into_owned(), String::from_utf8(v.to_vec()).unwrap()))
                 .collect();
             assert_eq!(ours, serde_split(body), "{body}");
         }
@@ -727,7 +724,7 @@ mod tests {
             let ours: Vec<(String, String)> = split_object(body.as_bytes())
                 .unwrap()
                 .into_iter()
-                .map(|(k, v)| (k.to_owned(), String::from_utf8(v.to_vec()).unwrap()))
+                .map(|(k, v)| (k.into_owned(), String::from_utf8(v.to_vec()).unwrap()))
                 .collect();
             assert_eq!(ours, serde_split(body));
         }

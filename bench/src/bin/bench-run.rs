@@ -1429,6 +1429,16 @@ fn drift(cx: &mut Ctx, kind: Kind, url: &str, pid: u32, res: &mut Res) {
     }
 }
 
+/// The throughput target of `k`: the least requests per second as a
+/// fraction of nginx's.
+fn rps_target(k: Kind) -> Option<f64> {
+    match k {
+        Kind::SluiceOpenai => Some(0.75),
+        Kind::SluiceTranslate => Some(0.5),
+        _ => None,
+    }
+}
+
 /// The median of `xs` (the mean of the middle two for an even count).
 fn median(mut xs: Vec<f64>) -> Option<f64> {
     if xs.is_empty() {
@@ -2199,16 +2209,17 @@ impl Report<'_> {
                 .unwrap_or("—".into());
             // The rps targets are judged by the interleaved rounds' ratio
             // when they ran (see below), else by this run's.
-            let judged = |min: f64| match (median(self.paired_ratios(k.id())), ratio) {
+            let judge = |min: f64| match (median(self.paired_ratios(k.id())), ratio) {
                 (Some(x), _) => format!("rps ≥{min}× (interleaved: {x:.2}) {}", verdict(x >= min)),
                 (None, Some(x)) => format!("rps ≥{min}× {}", verdict(x >= min)),
                 (None, None) => format!("rps ≥{min}× —"),
             };
+            let judged = || rps_target(k).map(judge).unwrap_or_default();
             let targets = match k {
                 Kind::SluiceOpenai => {
-                    format!("{} · CPU {}", judged(0.75), check_max(r.tput_cpu_us, 25.0))
+                    format!("{} · CPU {}", judged(), check_max(r.tput_cpu_us, 25.0))
                 }
-                Kind::SluiceTranslate => judged(0.5),
+                Kind::SluiceTranslate => judged(),
                 Kind::Direct => "(ceiling of the client core)".into(),
                 _ => "—".into(),
             };
@@ -2302,9 +2313,8 @@ impl Report<'_> {
                 _ => String::new(),
             };
             let errors: f64 = self.paired_runs(id, "errors").iter().map(|x| x.1).sum();
-            let targets = match (k, ratio) {
-                (Kind::SluiceOpenai, Some(x)) => format!("rps ≥0.75× {}", verdict(x >= 0.75)),
-                (Kind::SluiceTranslate, Some(x)) => format!("rps ≥0.5× {}", verdict(x >= 0.5)),
+            let targets = match (rps_target(k), ratio) {
+                (Some(min), Some(x)) => format!("rps ≥{min}× {}", verdict(x >= min)),
                 _ => "—".into(),
             };
             let _ = writeln!(
@@ -2917,7 +2927,7 @@ fn main() {
     }
     std::fs::write(&out_path, &doc).expect("write the report");
     // Raw results next to the work files.
-    let raw: serde_json::Map<String, Value> = results
+    let mut raw: serde_json::Map<String, Value> = results
         .iter()
         .map(|(k, r)| {
             (
@@ -2940,7 +2950,6 @@ fn main() {
             )
         })
         .collect();
-    let mut raw = raw;
     raw.insert(
         "interleaved_throughput".into(),
         match &report.paired {
