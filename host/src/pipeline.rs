@@ -194,7 +194,7 @@ impl Gateway {
 
     fn next_request_id(&self) -> String {
         let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
-        format!("req_{}{:08x}", self.id_prefix, n)
+        request_id(&self.id_prefix, n)
     }
 
     /// Handle one client request. Never fails: errors become responses.
@@ -727,6 +727,20 @@ fn plugin_headers(headers: &HeaderMap) -> Vec<types::Header> {
         .collect()
 }
 
+/// `req_{prefix}{n:08x}`, written directly: with `format!` this, the first
+/// thing every request does, took five times as many instructions.
+fn request_id(prefix: &str, n: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = ((64 - n.leading_zeros()).div_ceil(4) as usize).max(8);
+    let mut id = String::with_capacity(4 + prefix.len() + digits);
+    id.push_str("req_");
+    id.push_str(prefix);
+    for i in (0..digits).rev() {
+        id.push(HEX[((n >> (4 * i)) & 0xf) as usize] as char);
+    }
+    id
+}
+
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
@@ -1087,6 +1101,21 @@ pub fn check_providers(config: &Config, registry: &Registry) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_zero_padded_hex() {
+        for n in [
+            0,
+            1,
+            0xabc,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0x1234_5678_9abc,
+            u64::MAX,
+        ] {
+            assert_eq!(request_id("5f3a", n), format!("req_5f3a{n:08x}"), "{n}");
+        }
+    }
 
     #[test]
     fn plugins_see_client_headers_but_not_credentials_or_the_client_connections_own() {
