@@ -5,7 +5,8 @@
 #   bench/run.sh            # full run (well under 30 minutes)
 #   bench/run.sh --quick    # smoke run (a few minutes); writes target/bench/benchmarks-quick.md
 #
-# Other options go to bench-run: --out FILE, --only ID,ID, --skip-criterion.
+# Other options go to bench-run: --out FILE, --only ID,ID, --skip-criterion,
+# --skip-instructions.
 # See docs/benchmarks.md for the method. Loopback only; every load is
 # bounded in count and time.
 set -euo pipefail
@@ -15,11 +16,13 @@ cd "$repo"
 
 say() { echo "bench/run.sh: $*" >&2; }
 
-# nginx and wrk from the distribution, when missing (this runs as root on
-# the project's machines; elsewhere use sudo or install them yourself).
+# nginx, wrk and valgrind (for instructions per request) from the
+# distribution, when missing (this runs as root on the project's machines;
+# elsewhere use sudo or install them yourself).
 missing=()
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v valgrind >/dev/null || missing+=(valgrind)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         say "installing ${missing[*]} with apt-get"
