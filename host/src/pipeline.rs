@@ -691,11 +691,13 @@ where
 }
 
 /// Client headers a plugin may see: everything but credentials, hop-by-hop
-/// headers, and what only concerns the client's own connection to the
-/// gateway: `accept-encoding`, and the OpenAI and Anthropic SDKs'
-/// `x-stainless-*` (the SDK's language, OS, retry count, timeout). Each
-/// header costs every plugin call ~2,000 instructions (two strings allocated
-/// in the guest and freed again), and those SDKs send nine of them.
+/// headers, and what only concerns the client's own exchange with the
+/// gateway: `content-type` and `accept` (a plugin's body is JSON by
+/// contract, and `stream` says how the answer goes), `accept-encoding`, and
+/// the OpenAI and Anthropic SDKs' `x-stainless-*` (the SDK's language, OS,
+/// retry count, timeout). Each header costs every plugin call ~2,000
+/// instructions (two strings allocated in the guest and freed again), and
+/// those SDKs send eleven of them.
 fn plugin_headers(headers: &HeaderMap) -> Vec<types::Header> {
     headers
         .iter()
@@ -716,6 +718,8 @@ fn plugin_headers(headers: &HeaderMap) -> Vec<types::Header> {
                     | "upgrade"
                     | "x-goog-api-key"
                     | "accept-encoding"
+                    | "content-type"
+                    | "accept"
             ) || name.starts_with("x-stainless-"))
         })
         .filter_map(|(name, value)| {
@@ -1129,6 +1133,7 @@ mod tests {
             ("x-stainless-os", "Linux"),
             ("x-stainless-retry-count", "0"),
             ("content-type", "application/json"),
+            ("accept", "application/json"),
             ("user-agent", "OpenAI/Python 1.99.9"),
             ("anthropic-beta", "tools-2024-04-04"),
             ("x-request-source", "batch"),
@@ -1143,7 +1148,6 @@ mod tests {
             .map(|x| (x.name, x.value))
             .collect();
         let want = [
-            ("content-type", "application/json"),
             ("user-agent", "OpenAI/Python 1.99.9"),
             ("anthropic-beta", "tools-2024-04-04"),
             ("x-request-source", "batch"),
