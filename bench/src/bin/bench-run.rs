@@ -1626,11 +1626,10 @@ fn instructions(cx: &mut Ctx, kinds: &[Kind]) -> Result<Value, String> {
     let mut targets = Vec::new();
     for &k in kinds {
         cx.say(&format!("  {} under callgrind", k.id()));
-        let v = instructions_of(cx, k, [&valgrind, &control, &annotate]).unwrap_or_else(|e| {
+        let mut v = instructions_of(cx, k, [&valgrind, &control, &annotate]).unwrap_or_else(|e| {
             cx.say(&format!("    {}: {e}", k.id()));
             json!({ "error": e })
         });
-        let mut v = v;
         v["target"] = json!(k.id());
         targets.push(v);
     }
