@@ -82,8 +82,9 @@ impl PluginEngine {
                     error = %format!("{err:#}"),
                     "the pooling instance allocator is not available on this machine \
                      (it reserves virtual memory up front; check `ulimit -v` and \
-                     vm.overcommit settings); falling back to on-demand allocation, \
-                     which makes fresh plugin instances slower"
+                     vm.overcommit settings); falling back to on-demand allocation \
+                     with bounds-checked memories, which makes fresh plugin instances \
+                     and plugin code slower"
                 );
                 let engine = Engine::new(&base_config(None)).map_err(|e| {
                     PluginError::Engine(format!("could not create the WebAssembly engine: {e:#}"))
@@ -239,6 +240,17 @@ fn base_config(pooling: Option<&EngineSettings>) -> WasmConfig {
         p.linear_memory_keep_resident(64 << 10);
         p.table_keep_resident(16 << 10);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
+    } else {
+        // The fallback runs where the pool's address-space reservation was
+        // refused, usually under `ulimit -v`. With wasmtime's defaults every
+        // memory would still reserve 4 GiB and guard regions (which let
+        // compiled code skip bounds checks), and a few instances would use
+        // up the limit. Reserve what a memory uses plus room to grow, and
+        // let the compiled code check bounds instead.
+        c.memory_reservation(0);
+        c.memory_reservation_for_growth(16 << 20);
+        c.memory_guard_size(64 << 10);
+        c.guard_before_linear_memory(false);
     }
     c
 }
