@@ -2549,12 +2549,8 @@ impl Report<'_> {
              same round (lowest – highest).\n",
             s.tput_secs, s.pair_rounds, s.pair_secs
         );
-        let v = match &self.paired {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = writeln!(o, "Not measured: {e}.");
-                return;
-            }
+        let Some(v) = measured(o, &self.paired) else {
+            return;
         };
         let _ = writeln!(
             o,
@@ -2623,12 +2619,8 @@ impl Report<'_> {
              plugin code* is the part spent in code wasmtime generated.\n",
             s.instr_n, s.instr_warmup
         );
-        let v = match &self.instr {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = writeln!(o, "Not measured: {e}.");
-                return;
-            }
+        let Some(v) = measured(o, &self.instr) else {
+            return;
         };
         let _ = writeln!(
             o,
@@ -3016,6 +3008,17 @@ impl Report<'_> {
 }
 
 /// ` (mostly `status 503 plugin_unavailable`)`: the most frequent error kind.
+/// A phase's results, or a "Not measured" line saying why there are none.
+fn measured<'a>(o: &mut String, r: &'a Result<Value, String>) -> Option<&'a Value> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let _ = writeln!(o, "Not measured: {e}.");
+            None
+        }
+    }
+}
+
 fn top_error(v: &Value) -> String {
     v.get("error_kinds")
         .and_then(|k| k.as_object())
