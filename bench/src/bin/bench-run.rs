@@ -3174,8 +3174,10 @@ fn main() {
     .into_iter()
     .filter(|k| results.get(k.id()).is_some_and(|r| r.unavailable.is_none()))
     .collect();
-    let instr = if instr_kinds.is_empty() || args.flag("skip-instructions") {
-        Err("skipped".to_string())
+    let instr = if args.flag("skip-instructions") {
+        Err("skipped (--skip-instructions)".to_string())
+    } else if instr_kinds.is_empty() {
+        Err("no nginx or sluice target was measured in this run".to_string())
     } else {
         cx.say(&format!(
             "== instructions per request (callgrind, {} requests each)",
