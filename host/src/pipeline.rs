@@ -697,7 +697,7 @@ where
 /// the OpenAI and Anthropic SDKs' `x-stainless-*` (the SDK's language, OS,
 /// retry count, timeout). Each header costs every plugin call ~2,000
 /// instructions (two strings allocated in the guest and freed again), and
-/// those SDKs send eleven of them.
+/// those SDKs send a dozen of them.
 fn plugin_headers(headers: &HeaderMap) -> Vec<types::Header> {
     headers
         .iter()
