@@ -146,8 +146,8 @@ fn serves_under_an_address_space_limit() {
     unsafe {
         cmd.pre_exec(|| {
             let limit = libc::rlimit {
-                rlim_cur: 4 << 30,
-                rlim_max: 4 << 30,
+                rlim_cur: 8 << 30,
+                rlim_max: 8 << 30,
             };
             if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
