@@ -589,11 +589,7 @@ impl Ctx {
         format!(
             "http://127.0.0.1:{}{}",
             self.mock_port,
-            if anthropic {
-                "/v1/messages"
-            } else {
-                "/v1/chat/completions"
-            }
+            chat_path(anthropic)
         )
     }
 
@@ -634,6 +630,15 @@ impl Ctx {
             v.push(h.clone());
         }
         v
+    }
+}
+
+/// The chat endpoint: Anthropic's `/v1/messages` or OpenAI's.
+fn chat_path(anthropic: bool) -> &'static str {
+    if anthropic {
+        "/v1/messages"
+    } else {
+        "/v1/chat/completions"
     }
 }
 
@@ -1047,11 +1052,7 @@ fn python_plugin(cx: &mut Ctx) -> Result<(PathBuf, String), String> {
 /// streamed one. Err: why it is not measurable.
 fn ready(cx: &Ctx, kind: Kind, p: &mut Proc, base: &str) -> Result<(), String> {
     let limit = if kind == Kind::Litellm { 240 } else { 60 };
-    let path = if kind.anthropic() {
-        "/v1/messages"
-    } else {
-        "/v1/chat/completions"
-    };
+    let path = chat_path(kind.anthropic());
     let url = format!("{base}{path}");
     let body = std::fs::read(cx.body(kind.anthropic(), &model(0, 8, 0), false)).expect("body");
     let started = Instant::now();
@@ -1131,11 +1132,7 @@ fn run_json(
 fn latency_phases(cx: &mut Ctx, kind: Kind, base: &str, res: &mut Res) {
     pin(cx.mock_pid, PROXY_CPU);
     let an = kind.anthropic();
-    let path = if an {
-        "/v1/messages"
-    } else {
-        "/v1/chat/completions"
-    };
+    let path = chat_path(an);
     let url = format!("{base}{path}");
     let direct = cx.mock_url(an);
     let s = cx.s.clone();
@@ -1521,11 +1518,7 @@ fn paired(cx: &mut Ctx, kinds: &[Kind]) -> Result<Value, String> {
     let mut runs = Vec::new();
     if failure.is_none() {
         let mk = |cx: &Ctx, k: Kind, base: &str, secs: f64| -> Vec<String> {
-            let path = if k.anthropic() {
-                "/v1/messages"
-            } else {
-                "/v1/chat/completions"
-            };
+            let path = chat_path(k.anthropic());
             let args = vec![
                 "load".into(),
                 "--url".into(),
@@ -1680,11 +1673,7 @@ fn instructions_of(cx: &mut Ctx, kind: Kind, tools: [&String; 3]) -> Result<Valu
         &dir.join("output.log"),
     )?;
     ready(cx, kind, &mut p, &base).map_err(|e| format!("under callgrind: {e}"))?;
-    let path = if kind.anthropic() {
-        "/v1/messages"
-    } else {
-        "/v1/chat/completions"
-    };
+    let path = chat_path(kind.anthropic());
     let url = format!("{base}{path}");
     let body = cx.body(kind.anthropic(), &model(0, 8, 0), false);
     let lat = |cx: &Ctx, n: u64| -> Result<u64, String> {
@@ -1854,14 +1843,7 @@ fn measure(cx: &mut Ctx, kind: Kind) -> Res {
     let pid = p.pid();
     std::thread::sleep(Duration::from_secs(1));
     res.idle_rss = Some(rss(pid));
-    let url = format!(
-        "{base}{}",
-        if kind.anthropic() {
-            "/v1/messages"
-        } else {
-            "/v1/chat/completions"
-        }
-    );
+    let url = format!("{base}{}", chat_path(kind.anthropic()));
     cx.say("  latency (one core)");
     latency_phases(cx, kind, &base, &mut res);
     let alive = |p: &mut Proc, res: &mut Res| -> bool {
