@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
+use crate::upstream::UpstreamBody;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use crate::error::{Dialect, GatewayError};
 use crate::plugin::bindings::types;
@@ -272,7 +272,7 @@ fn is_error_object(data: &str) -> bool {
 /// Where the events come from.
 enum Source {
     /// An upstream response being framed as it arrives.
-    Upstream(Incoming),
+    Upstream(UpstreamBody),
     /// Events a provider produced locally (already whole).
     Local(std::vec::IntoIter<types::Event>),
     Done,
@@ -297,7 +297,7 @@ pub struct EventStream {
 impl EventStream {
     /// A stream fed by an upstream response.
     pub fn upstream(
-        upstream: Incoming,
+        upstream: UpstreamBody,
         framer: Framer,
         chain: Chain,
         provider: String,

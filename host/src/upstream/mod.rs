@@ -1,12 +1,16 @@
-//! The pooled upstream HTTP client: HTTP/1.1 and HTTP/2 (ALPN), TLS with
-//! rustls and the webpki roots, TCP_NODELAY, connect and first-byte timeouts.
+//! The upstream HTTP client: `https://` upstreams through hyper-util's pooled
+//! client (HTTP/1.1 and HTTP/2 by ALPN, TLS with rustls and the webpki
+//! roots), `http://` upstreams through [`pool`], HTTP/1.1 kept alive;
+//! TCP_NODELAY, connect and first-byte timeouts for both.
+
+mod pool;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method, Request, Response};
+use http::uri::{PathAndQuery, Scheme};
+use http::{HeaderName, HeaderValue, Method, Request, Response, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -16,10 +20,17 @@ use crate::config::Timeouts;
 use crate::error::GatewayError;
 use crate::plugin::bindings::types;
 
+pub use pool::Body as UpstreamBody;
+
+/// How long an idle upstream connection is kept, and how many per upstream.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const POOL_MAX_IDLE_PER_HOST: usize = 1024;
+
 /// Shared client for every provider.
 #[derive(Clone)]
 pub struct Upstream {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    plain: pool::Pool,
     timeouts: Timeouts,
 }
 
@@ -40,11 +51,12 @@ impl Upstream {
         let client = Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
             .build(https);
         Upstream {
             client,
+            plain: pool::Pool::new(timeouts.connect, POOL_IDLE_TIMEOUT, POOL_MAX_IDLE_PER_HOST),
             timeouts: timeouts.clone(),
         }
     }
@@ -56,7 +68,7 @@ impl Upstream {
         provider: &str,
         base_url: &str,
         req: types::UpstreamRequest,
-    ) -> Result<Response<Incoming>, GatewayError> {
+    ) -> Result<Response<UpstreamBody>, GatewayError> {
         let url = join_url(base_url, &req.path);
         let method = Method::from_bytes(req.method.as_bytes()).map_err(|_| {
             GatewayError::Internal(format!(
@@ -64,8 +76,14 @@ impl Upstream {
                 req.method
             ))
         })?;
-        let mut builder = Request::builder().method(method).uri(&url);
-        let headers = builder.headers_mut().expect("builder has no error yet");
+        let uri = match Uri::try_from(url.as_str()) {
+            Ok(uri) if uri.authority().is_some() => uri,
+            Ok(_) => return Err(invalid_url(provider, url, "it has no host".into())),
+            Err(e) => return Err(invalid_url(provider, url, e.to_string())),
+        };
+        let mut request = Request::new(Full::new(Bytes::from(req.body)));
+        *request.method_mut() = method;
+        let headers = request.headers_mut();
         for h in req.headers {
             let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(h.name.as_bytes()),
@@ -79,19 +97,36 @@ impl Upstream {
             };
             headers.append(name, value);
         }
-        let request = builder
-            .body(Full::new(Bytes::from(req.body)))
-            .map_err(|e| GatewayError::UpstreamUnreachable {
-                provider: provider.to_string(),
-                url: url.clone(),
-                detail: format!("invalid upstream URL: {e}"),
-            })?;
-        match tokio::time::timeout(self.timeouts.first_byte, self.client.request(request)).await {
+        let sent = async move {
+            if uri.scheme() == Some(&Scheme::HTTP) {
+                let authority = host_and_port(&uri);
+                if !request.headers().contains_key(header::HOST) {
+                    let host = host_header(&uri, authority);
+                    request.headers_mut().insert(header::HOST, host);
+                }
+                *request.uri_mut() = uri
+                    .path_and_query()
+                    .cloned()
+                    .unwrap_or_else(|| PathAndQuery::from_static("/"))
+                    .into();
+                self.plain
+                    .send(authority, request)
+                    .await
+                    .map_err(|e| e.to_string())
+            } else {
+                *request.uri_mut() = uri;
+                match self.client.request(request).await {
+                    Ok(resp) => Ok(resp.map(UpstreamBody::from)),
+                    Err(e) => Err(error_chain(&e)),
+                }
+            }
+        };
+        match tokio::time::timeout(self.timeouts.first_byte, sent).await {
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => Err(GatewayError::UpstreamUnreachable {
+            Ok(Err(detail)) => Err(GatewayError::UpstreamUnreachable {
                 provider: provider.to_string(),
                 url,
-                detail: error_chain(&e),
+                detail,
             }),
             Err(_) => Err(GatewayError::UpstreamTimeout {
                 provider: provider.to_string(),
@@ -110,7 +145,7 @@ impl Upstream {
     pub async fn read_body(
         &self,
         provider: &str,
-        body: Incoming,
+        body: UpstreamBody,
         limit: usize,
     ) -> Result<Bytes, GatewayError> {
         let collect = Limited::new(body, limit).collect();
@@ -127,6 +162,36 @@ impl Upstream {
             }),
         }
     }
+}
+
+fn invalid_url(provider: &str, url: String, detail: String) -> GatewayError {
+    GatewayError::UpstreamUnreachable {
+        provider: provider.to_string(),
+        url,
+        detail: format!("invalid upstream URL: {detail}"),
+    }
+}
+
+/// The authority of `uri` without user info: `host` or `host:port`.
+fn host_and_port(uri: &Uri) -> &str {
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    authority.rsplit_once('@').map_or(authority, |(_, hp)| hp)
+}
+
+/// The `Host` header for `uri`, as hyper-util writes it: the host, and the
+/// port unless it is the scheme's default.
+fn host_header(uri: &Uri, host_and_port: &str) -> HeaderValue {
+    let default_port = match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    };
+    let value = match uri.port_u16() {
+        Some(p) if Some(p) == default_port => uri.host().unwrap_or(host_and_port),
+        _ => host_and_port,
+    };
+    // The authority parsed as part of a URI, so it is a valid header value.
+    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `base` has no trailing slash (config strips it); `path` starts with `/`.
@@ -160,7 +225,29 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::join_url;
+    use super::{Uri, host_and_port, host_header, join_url};
+
+    #[test]
+    fn host_headers() {
+        for (url, authority, host) in [
+            (
+                "http://127.0.0.1:18090/v1",
+                "127.0.0.1:18090",
+                "127.0.0.1:18090",
+            ),
+            ("http://h:80/x", "h:80", "h"),
+            ("http://h/x", "h", "h"),
+            ("https://h:443/x", "h:443", "h"),
+            ("http://h:443/x", "h:443", "h:443"),
+            ("http://user:pw@h:8080/x", "h:8080", "h:8080"),
+            ("http://[::1]:9/x", "[::1]:9", "[::1]:9"),
+            ("http://[::1]/x", "[::1]", "[::1]"),
+        ] {
+            let uri: Uri = url.parse().unwrap();
+            assert_eq!(host_and_port(&uri), authority, "{url}");
+            assert_eq!(host_header(&uri, authority), host, "{url}");
+        }
+    }
 
     #[test]
     fn joins() {
