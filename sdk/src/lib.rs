@@ -29,6 +29,12 @@
 //! * [`openai`]: building requests for OpenAI-compatible upstreams and passing
 //!   their stream events through.
 //! * [`header`]: a [`Header`] constructor.
+//! * In WebAssembly, a faster global allocator than the standard library's
+//!   (Talc instead of dlmalloc; feature `allocator`, on by default): every
+//!   string and list the host passes into a call is an allocation, so a
+//!   plugin makes dozens per request. A plugin that declares its own
+//!   `#[global_allocator]` depends on the SDK with
+//!   `default-features = false`.
 //!
 //! # A complete provider
 //!
@@ -157,6 +163,12 @@
 #[allow(missing_docs)]
 pub mod bindings;
 
+#[cfg(all(
+    feature = "allocator",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+mod alloc;
 pub mod config;
 pub mod error;
 #[doc(hidden)]
