@@ -249,6 +249,8 @@ pub struct MockUpstream {
     /// Counts response bodies that were dropped before they were fully sent
     /// (the gateway went away: cancellation reached the upstream).
     pub cancelled: Arc<AtomicUsize>,
+    /// Counts the connections the upstream accepted.
+    pub connections: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -261,9 +263,11 @@ impl MockUpstream {
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let cancelled = Arc::new(AtomicUsize::new(0));
+        let connections = Arc::new(AtomicUsize::new(0));
         let (tx, mut rx) = oneshot::channel::<()>();
         let rec = received.clone();
         let can = cancelled.clone();
+        let conns = connections.clone();
         tokio::spawn(async move {
             loop {
                 let (stream, _) = tokio::select! {
@@ -271,6 +275,7 @@ impl MockUpstream {
                     _ = &mut rx => return,
                 };
                 let _ = stream.set_nodelay(true);
+                conns.fetch_add(1, Ordering::SeqCst);
                 let handler = handler.clone();
                 let rec = rec.clone();
                 let can = can.clone();
@@ -317,6 +322,7 @@ impl MockUpstream {
             addr,
             received,
             cancelled,
+            connections,
             stop: Some(tx),
         }
     }

@@ -299,6 +299,39 @@ async fn unreachable_upstream_is_a_502_naming_the_provider() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_kept_alive_until_the_upstream_closes_them() {
+    // Every third answer says `connection: close`: that connection must not
+    // be used again, and every request is still answered.
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let up = MockUpstream::start(move |r| {
+        let n = answered.fetch_add(1, Ordering::SeqCst) + 1;
+        let reply = if r.json()["stream"] == true {
+            Reply::sse(vec![sse_data(&chunk("Hi")), sse_data("[DONE]")])
+        } else {
+            Reply::json(200, completion("gpt-upstream", "Hi!"))
+        };
+        if n.is_multiple_of(3) {
+            reply.header("connection", "close")
+        } else {
+            reply
+        }
+    })
+    .await;
+    let gw = gateway(&up).await;
+    for i in 0..8 {
+        let stream = i % 4 == 3;
+        let got = post(&gw.url("/v1/chat/completions"), KEY, &chat("fast", stream)).await;
+        assert_eq!(got.status, 200, "request {i}: {}", got.text());
+    }
+    // Answers 1-3 on the first connection, 4-6 on the second, 7-8 on a third.
+    assert_eq!(up.connections.load(Ordering::SeqCst), 3);
+    let host = up.addr.to_string();
+    for r in up.requests() {
+        assert_eq!(r.header("host"), Some(host.as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_dying_mid_stream_ends_with_an_error_event_not_done() {
     let up = MockUpstream::start(|_| {
         Reply::sse(vec![

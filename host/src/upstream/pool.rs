@@ -248,9 +248,14 @@ impl Inner {
     /// Closes connections idle for longer than the idle timeout, every idle
     /// timeout, for as long as the pool exists.
     fn spawn_sweeper(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Not on a runtime (a body read by hand): a later return starts it.
+            self.sweeping.store(false, Ordering::Relaxed);
+            return;
+        };
         let pool = Arc::downgrade(self);
         let every = self.idle_timeout;
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
             loop {
