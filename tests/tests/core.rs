@@ -331,6 +331,85 @@ async fn upstream_connections_are_kept_alive_until_the_upstream_closes_them() {
     }
 }
 
+/// `config` with short upstream timeouts.
+fn config_with_timeouts(upstream: &str) -> String {
+    config(upstream).replacen(
+        "limits:",
+        "timeouts: {first-byte: 300ms, idle: 300ms}\nlimits:",
+        1,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_never_answers_is_a_504_naming_the_timeout() {
+    // Accepts connections and reads, never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let gw = TestGateway::start(
+        &config_with_timeouts(&format!("http://{addr}/v1")),
+        &["faults"],
+    )
+    .await;
+    for stream in [false, true] {
+        let got = tokio::time::timeout(
+            Duration::from_secs(10),
+            post(
+                &gw.url("/v1/chat/completions"),
+                KEY,
+                &chat("gpt-test", stream),
+            ),
+        )
+        .await
+        .expect("no answer within 10 s: the first-byte timeout did not fire");
+        assert_eq!(got.status, 504, "{}", got.text());
+        let e = got.json();
+        assert_eq!(e["error"]["code"], "upstream_timeout");
+        let msg = e["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("provider up") && msg.contains("timeouts.first-byte"),
+            "{msg}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_stalling_mid_answer_is_a_504_naming_the_timeout() {
+    let body = completion("gpt-upstream", "Hi!").to_string();
+    let (head, tail) = body.split_at(10);
+    let (head, tail) = (Bytes::from(head.to_string()), Bytes::from(tail.to_string()));
+    let up = MockUpstream::start(move |_| Reply {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("content-length".into(), body.len().to_string()),
+        ],
+        parts: vec![
+            Part::Bytes(head.clone()),
+            Part::Sleep(Duration::from_secs(3)),
+            Part::Bytes(tail.clone()),
+        ],
+    })
+    .await;
+    let gw = TestGateway::start(&config_with_timeouts(&up.base_url()), &["faults"]).await;
+    let got = post(
+        &gw.url("/v1/chat/completions"),
+        KEY,
+        &chat("gpt-test", false),
+    )
+    .await;
+    assert_eq!(got.status, 504, "{}", got.text());
+    let e = got.json();
+    assert_eq!(e["error"]["code"], "upstream_timeout");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("timeouts.idle"), "{msg}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_dying_mid_stream_ends_with_an_error_event_not_done() {
     let up = MockUpstream::start(|_| {
