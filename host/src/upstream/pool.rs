@@ -115,13 +115,12 @@ impl Pool {
         authority: &str,
         mut req: Request<Full<Bytes>>,
     ) -> Result<Response<Body>, SendError> {
-        let mut retried = false;
+        let (slot, idle) = self.inner.checkout(authority);
+        let (mut tx, mut reused) = match idle {
+            Some(tx) => (tx, true),
+            None => (self.connect(authority).await?, false),
+        };
         loop {
-            let (slot, idle) = self.inner.checkout(authority);
-            let (mut tx, reused) = match idle {
-                Some(tx) => (tx, true),
-                None => (self.connect(authority).await?, false),
-            };
             match tx.try_send_request(req).await {
                 Ok(resp) => {
                     let back = Back {
@@ -136,10 +135,12 @@ impl Pool {
                 }
                 Err(mut e) => match e.take_message() {
                     // Nothing was written: the upstream had closed the idle
-                    // connection. Once more, on a new connection.
-                    Some(r) if reused && !retried => {
-                        retried = true;
+                    // connection. Once more, on a new connection (another
+                    // idle one may have been closed by the same upstream).
+                    Some(r) if reused => {
                         req = r;
+                        tx = self.connect(authority).await?;
+                        reused = false;
                     }
                     _ => return Err(SendError::Http(e.into_error())),
                 },
