@@ -22,8 +22,16 @@ use crate::plugin::bindings::types;
 
 pub use pool::Body as UpstreamBody;
 
-/// How long an idle upstream connection is kept, and how many per upstream.
+/// How long an idle `https://` upstream connection is kept (hosted APIs keep
+/// theirs open for minutes; a new one costs a TLS handshake).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long an idle `http://` upstream connection is kept. Local model
+/// servers close idle connections after 5 s (uvicorn, as used by vLLM,
+/// Node.js, llama.cpp's server); a request sent on a connection the server
+/// is closing at that moment fails without an answer and cannot be sent
+/// again (it may have been read). Letting go first avoids the race; a new
+/// plain connection costs a TCP handshake.
+const PLAIN_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 const POOL_MAX_IDLE_PER_HOST: usize = 1024;
 
 /// Shared client for every provider.
@@ -56,7 +64,7 @@ impl Upstream {
             .build(https);
         Upstream {
             client,
-            plain: pool::Pool::new(timeouts.connect, POOL_IDLE_TIMEOUT, POOL_MAX_IDLE_PER_HOST),
+            plain: pool::Pool::new(timeouts.connect, PLAIN_IDLE_TIMEOUT, POOL_MAX_IDLE_PER_HOST),
             timeouts: timeouts.clone(),
         }
     }
