@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use crate::upstream::UpstreamBody;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
@@ -29,6 +28,7 @@ use crate::plugin::bindings::types;
 use crate::plugin::version::StreamStage;
 use crate::plugin::{CallError, PluginVersion, StreamSlot};
 use crate::sse::{self, Framer};
+use crate::upstream::UpstreamBody;
 
 /// The `[DONE]` marker that ends an OpenAI stream.
 const DONE: &[u8] = b"data: [DONE]\n\n";

@@ -2989,7 +2989,6 @@ impl Report<'_> {
     }
 }
 
-/// ` (mostly `status 503 plugin_unavailable`)`: the most frequent error kind.
 /// A phase's results, or a "Not measured" line saying why there are none.
 fn measured<'a>(o: &mut String, r: &'a Result<Value, String>) -> Option<&'a Value> {
     match r {
@@ -3001,6 +3000,7 @@ fn measured<'a>(o: &mut String, r: &'a Result<Value, String>) -> Option<&'a Valu
     }
 }
 
+/// ` (mostly `status 503 plugin_unavailable`)`: the most frequent error kind.
 fn top_error(v: &Value) -> String {
     v.get("error_kinds")
         .and_then(|k| k.as_object())
