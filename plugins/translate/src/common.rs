@@ -299,7 +299,7 @@ pub fn prompt_chars(body: &Value) -> usize {
 
 /// [`prompt_chars`] of raw body bytes (0 when they are not JSON).
 pub fn prompt_chars_of(body: &[u8]) -> usize {
-    serde_json::from_slice::<Value>(body)
+    sluice_sdk::json::from_bytes::<Value>(body)
         .map(|v| prompt_chars(&v))
         .unwrap_or(0)
 }

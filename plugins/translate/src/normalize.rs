@@ -428,7 +428,7 @@ struct LightBody<'a> {
 /// body does not fit the light shape (not JSON, a `role` that is not a
 /// string, ...): then only the full parse can say.
 pub fn hub_is_well_formed(body: &[u8]) -> Option<bool> {
-    let parsed: LightBody<'_> = serde_json::from_slice(body).ok()?;
+    let parsed: LightBody<'_> = sluice_sdk::json::from_bytes(body).ok()?;
     let Some(messages) = parsed.messages else {
         return Some(true);
     };
