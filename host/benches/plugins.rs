@@ -365,6 +365,35 @@ fn chain(c: &mut Criterion, engine: &PluginEngine) {
             )
         })
     });
+    // One hub chunk of a streamed answer encoded for the Anthropic client
+    // (a text delta: a `content_block_delta` event), the per-event cost of
+    // the chain; the openai adapter and both transforms pass events through.
+    let mut stream_req = anthropic_req.clone();
+    stream_req.stream = true;
+    let chunk = types::Event {
+        event: None,
+        data: CHUNK.into(),
+    };
+    let open_encoder = || {
+        let mut encoder = anthropic
+            .open_stream(StreamStage::Ingress, &stream_req)
+            .expect("stream encoder");
+        // The first chunk opens the message and its text block.
+        encoder.event(&chunk).expect("encode event");
+        encoder
+    };
+    let mut encoder = open_encoder();
+    let mut n = 0u32;
+    g.bench_function("anthropic_encode_event", |b| {
+        b.iter(|| {
+            n += 1;
+            if n.is_multiple_of(4096) {
+                encoder = open_encoder();
+            }
+            black_box(encoder.event(black_box(&chunk)).expect("encode event"))
+        })
+    });
+    drop(encoder);
     // The five calls in a row, as one request makes them: compare with the
     // sum of the stages above to see what alternating plugins costs (each
     // call touches another instance's memory and another plugin's code).

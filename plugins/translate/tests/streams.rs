@@ -439,6 +439,76 @@ fn upstream_garbage_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn hub_events_that_are_not_plain_chunks_are_encoded_for_anthropic_clients() {
+    let data = |d: &str| Event {
+        event: None,
+        data: d.into(),
+    };
+    // Text that is not JSON, and JSON that is not a chunk: errors naming it.
+    let mut enc = anthropic::HubToAnthropic::new(&ctx(), 0);
+    let e = enc.push(&data("{not json")).unwrap_err();
+    assert_eq!(e.status, 502);
+    assert!(
+        e.message.contains("hub stream chunk is not valid JSON"),
+        "{}",
+        e.message
+    );
+    let e = enc.push(&data(r#"{"choices": 5}"#)).unwrap_err();
+    assert!(
+        e.message.contains("invalid hub stream chunk"),
+        "{}",
+        e.message
+    );
+
+    // A chunk whose `error` is not an object is a chunk.
+    let mut enc = anthropic::HubToAnthropic::new(&ctx(), 0);
+    let out = enc
+        .push(&data(
+            &json!({"error": "ignored", "choices": [{"index": 0, "delta": {"content": "hi \"there\""}}]})
+                .to_string(),
+        ))
+        .unwrap();
+    let names: Vec<_> = out.iter().map(|e| e.event.as_deref().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta"
+        ]
+    );
+    let delta: Value = serde_json::from_str(&out[2].data).unwrap();
+    assert_eq!(
+        delta,
+        json!({"type": "content_block_delta", "index": 0,
+               "delta": {"type": "text_delta", "text": "hi \"there\""}})
+    );
+
+    // An error chunk closes the open block, becomes `event: error` and ends
+    // the message: nothing is sent after it.
+    let out = enc
+        .push(&data(
+            &json!({"error": {"message": "overloaded", "type": "overloaded_error"}}).to_string(),
+        ))
+        .unwrap();
+    let names: Vec<_> = out.iter().map(|e| e.event.as_deref().unwrap()).collect();
+    assert_eq!(names, ["content_block_stop", "error"]);
+    let err: Value = serde_json::from_str(&out[1].data).unwrap();
+    assert_eq!(
+        err,
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "overloaded"}})
+    );
+    assert!(
+        enc.push(&data(
+            &json!({"choices": [{"index": 0, "delta": {"content": "late"}}]}).to_string()
+        ))
+        .unwrap()
+        .is_empty()
+    );
+    assert!(enc.finish().unwrap().is_empty());
+}
+
+#[test]
 fn empty_hub_stream_still_makes_a_whole_anthropic_message() {
     let out = encode_anthropic(&[]);
     check_anthropic_stream(&out);

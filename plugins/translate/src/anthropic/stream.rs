@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sluice_sdk::error::bad_upstream;
 use sluice_sdk::hub::{self, ChatChunk, Delta, FunctionCall, ToolCall};
@@ -349,6 +350,25 @@ fn tool_delta(call: ToolCall) -> Delta {
     }
 }
 
+/// The `delta` of a `content_block_delta` event [`HubToAnthropic`] writes.
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum BlockDelta<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+}
+
+/// The start of a thinking block.
+fn thinking_block() -> Value {
+    json!({"type": "thinking", "thinking": ""})
+}
+
 /// The Anthropic block open in [`HubToAnthropic`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Open {
@@ -442,7 +462,8 @@ impl HubToAnthropic {
     }
 
     /// Opens a block of `kind` unless it is the open one; returns its index.
-    fn ensure(&mut self, kind: Open, block: Value, out: &mut Vec<Event>) -> u32 {
+    /// `block` builds the `content_block` of its start event.
+    fn ensure(&mut self, kind: Open, block: impl FnOnce() -> Value, out: &mut Vec<Event>) -> u32 {
         if let Some((index, open)) = self.open
             && open == kind
         {
@@ -454,29 +475,45 @@ impl HubToAnthropic {
         self.open = Some((index, kind));
         out.push(Self::event(
             "content_block_start",
-            json!({"type": "content_block_start", "index": index, "content_block": block}),
+            json!({"type": "content_block_start", "index": index, "content_block": block()}),
         ));
         index
     }
 
-    fn delta(index: u32, delta: Value) -> Event {
-        Self::event(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": index, "delta": delta}),
-        )
+    /// A `content_block_delta` event. Written from borrowed text, without
+    /// building a `Value`: a stream sends one for nearly every chunk.
+    fn delta(index: u32, delta: BlockDelta<'_>) -> Event {
+        #[derive(Serialize)]
+        struct Data<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            index: u32,
+            delta: BlockDelta<'a>,
+        }
+        let data = Data {
+            kind: "content_block_delta",
+            index,
+            delta,
+        };
+        Event {
+            event: Some("content_block_delta".to_owned()),
+            data: serde_json::to_string(&data).unwrap_or_default(),
+        }
     }
 
-    /// Encodes one hub chunk.
-    pub fn push(&mut self, ev: &Event) -> Result<Vec<Event>, PluginError> {
-        let data = ev.data.trim();
-        if data.is_empty() || data == "[DONE]" || self.errored || self.done {
-            return Ok(Vec::new());
-        }
+    /// An event that is not a plain chunk: a hub error chunk (written to
+    /// `out` as `event: error`, which ends the message; `None`), text that is
+    /// not JSON or not a chunk (an error naming what is wrong), or a chunk
+    /// whose top-level `error` is not an object (the chunk).
+    fn push_other(
+        &mut self,
+        data: &str,
+        out: &mut Vec<Event>,
+    ) -> Result<Option<ChatChunk>, PluginError> {
         let value: Value = serde_json::from_str(data)
             .map_err(|e| bad_upstream(format!("hub stream chunk is not valid JSON: {e}")))?;
-        let mut out = Vec::new();
         if let Some(err) = common::hub_error(&value) {
-            self.close(&mut out);
+            self.close(out);
             let msg = err
                 .get("message")
                 .and_then(Value::as_str)
@@ -493,10 +530,30 @@ impl HubToAnthropic {
                 json!({"type": "error", "error": {"type": kind, "message": msg}}),
             ));
             self.errored = true;
-            return Ok(out);
+            return Ok(None);
         }
-        let chunk: ChatChunk = serde_json::from_value(value)
-            .map_err(|e| bad_upstream(format!("invalid hub stream chunk: {e}")))?;
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| bad_upstream(format!("invalid hub stream chunk: {e}")))
+    }
+
+    /// Encodes one hub chunk.
+    pub fn push(&mut self, ev: &Event) -> Result<Vec<Event>, PluginError> {
+        let data = ev.data.trim();
+        if data.is_empty() || data == "[DONE]" || self.errored || self.done {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        // Nearly every event is a chunk, parsed straight into its type; an
+        // error chunk (a top-level `error`), or text that is not a chunk,
+        // takes the general path.
+        let chunk = match serde_json::from_str::<ChatChunk>(data) {
+            Ok(chunk) if !chunk.extra.contains_key("error") => chunk,
+            _ => match self.push_other(data, &mut out)? {
+                Some(chunk) => chunk,
+                None => return Ok(out),
+            },
+        };
         self.start(&chunk.id, &chunk.model, &mut out);
         if let Some(u) = chunk.usage {
             self.usage = Some(u);
@@ -509,28 +566,14 @@ impl HubToAnthropic {
             let d = choice.delta;
             if let Some(r) = d.reasoning_content.filter(|r| !r.is_empty()) {
                 self.out_chars += r.chars().count();
-                let i = self.ensure(
-                    Open::Thinking,
-                    json!({"type": "thinking", "thinking": ""}),
-                    &mut out,
-                );
-                out.push(Self::delta(
-                    i,
-                    json!({"type": "thinking_delta", "thinking": r}),
-                ));
+                let i = self.ensure(Open::Thinking, thinking_block, &mut out);
+                out.push(Self::delta(i, BlockDelta::Thinking { thinking: &r }));
             }
             if let Some(Value::String(s)) = d.extra.get(ext::REASONING_SIGNATURE)
                 && !s.is_empty()
             {
-                let i = self.ensure(
-                    Open::Thinking,
-                    json!({"type": "thinking", "thinking": ""}),
-                    &mut out,
-                );
-                out.push(Self::delta(
-                    i,
-                    json!({"type": "signature_delta", "signature": s}),
-                ));
+                let i = self.ensure(Open::Thinking, thinking_block, &mut out);
+                out.push(Self::delta(i, BlockDelta::Signature { signature: s }));
             }
             if let Some(Value::String(data)) = d.extra.get(ext::REDACTED_THINKING) {
                 self.close(&mut out);
@@ -555,8 +598,8 @@ impl HubToAnthropic {
             });
             if let Some(t) = text {
                 self.out_chars += t.chars().count();
-                let i = self.ensure(Open::Text, json!({"type": "text", "text": ""}), &mut out);
-                out.push(Self::delta(i, json!({"type": "text_delta", "text": t})));
+                let i = self.ensure(Open::Text, || json!({"type": "text", "text": ""}), &mut out);
+                out.push(Self::delta(i, BlockDelta::Text { text: &t }));
             }
             for (pos, call) in d.tool_calls.unwrap_or_default().into_iter().enumerate() {
                 let k = call.index.unwrap_or(pos as u32);
@@ -574,7 +617,7 @@ impl HubToAnthropic {
                     let name = f.name.clone().unwrap_or_default();
                     self.ensure(
                         Open::Tool(k),
-                        json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                        || json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
                         &mut out,
                     );
                 }
@@ -583,7 +626,9 @@ impl HubToAnthropic {
                     let i = self.open.map_or(0, |o| o.0);
                     out.push(Self::delta(
                         i,
-                        json!({"type": "input_json_delta", "partial_json": args}),
+                        BlockDelta::InputJson {
+                            partial_json: &args,
+                        },
                     ));
                 }
             }
