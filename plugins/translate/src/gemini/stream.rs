@@ -74,15 +74,17 @@ impl GeminiToHub {
         ));
     }
 
-    /// Maps one upstream event.
-    pub fn push(&mut self, ev: &Event) -> Result<Vec<Event>, PluginError> {
-        let data = ev.data.trim();
-        if data.is_empty() || data == "[DONE]" {
-            return Ok(Vec::new());
-        }
+    /// An event that is not a plain response chunk: an error (written to
+    /// `out` as a hub error chunk; `None`), text that is not JSON or not a
+    /// chunk (an error naming what is wrong), or a chunk whose top-level
+    /// `error` is not an object (the chunk).
+    fn push_other(
+        &mut self,
+        data: &str,
+        out: &mut Vec<Event>,
+    ) -> Result<Option<GenerateContentResponse>, PluginError> {
         let value: Value = serde_json::from_str(data)
             .map_err(|e| bad_upstream(format!("Gemini stream chunk is not valid JSON: {e}")))?;
-        let mut out = Vec::new();
         if let Some(err) = common::hub_error(&value) {
             let msg = err
                 .get("message")
@@ -98,10 +100,30 @@ impl GeminiToHub {
                 err.get("code").cloned(),
             ));
             self.errored = true;
-            return Ok(out);
+            return Ok(None);
         }
-        let resp: GenerateContentResponse = serde_json::from_value(value)
-            .map_err(|e| bad_upstream(format!("invalid Gemini stream chunk: {e}")))?;
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| bad_upstream(format!("invalid Gemini stream chunk: {e}")))
+    }
+
+    /// Maps one upstream event.
+    pub fn push(&mut self, ev: &Event) -> Result<Vec<Event>, PluginError> {
+        let data = ev.data.trim();
+        if data.is_empty() || data == "[DONE]" {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        // Nearly every event is a response chunk, parsed straight into its
+        // type; an error (a top-level `error`), or text that is not a
+        // chunk, takes the general path.
+        let resp = match serde_json::from_str::<GenerateContentResponse>(data) {
+            Ok(resp) if !resp.extra.contains_key("error") => resp,
+            _ => match self.push_other(data, &mut out)? {
+                Some(resp) => resp,
+                None => return Ok(out),
+            },
+        };
         if self.id.is_empty() {
             self.id = resp.response_id.clone().unwrap_or_else(|| {
                 format!(
@@ -289,12 +311,11 @@ impl HubToGemini {
         common::data_event(serde_json::to_string(&resp).unwrap_or_default())
     }
 
-    /// Encodes one hub chunk.
-    pub fn push(&mut self, ev: &Event) -> Result<Vec<Event>, PluginError> {
-        let data = ev.data.trim();
-        if data.is_empty() || data == "[DONE]" || self.errored || self.done {
-            return Ok(Vec::new());
-        }
+    /// An event that is not a plain chunk: a hub error chunk (`Err`: the
+    /// Gemini error event, which ends the stream), text that is not JSON or
+    /// not a chunk (an error naming what is wrong), or a chunk whose
+    /// top-level `error` is not an object (the chunk).
+    fn push_other(&mut self, data: &str) -> Result<Result<ChatChunk, Event>, PluginError> {
         let value: Value = serde_json::from_str(data)
             .map_err(|e| bad_upstream(format!("hub stream chunk is not valid JSON: {e}")))?;
         if let Some(err) = common::hub_error(&value) {
@@ -308,12 +329,31 @@ impl HubToGemini {
                 .get("status")
                 .and_then(Value::as_str)
                 .unwrap_or_else(|| common::gemini_error_status(code));
-            return Ok(vec![common::data_event(
+            return Ok(Err(common::data_event(
                 json!({"error": {"code": code, "message": msg, "status": status}}).to_string(),
-            )]);
+            )));
         }
-        let chunk: ChatChunk = serde_json::from_value(value)
-            .map_err(|e| bad_upstream(format!("invalid hub stream chunk: {e}")))?;
+        serde_json::from_value(value)
+            .map(Ok)
+            .map_err(|e| bad_upstream(format!("invalid hub stream chunk: {e}")))
+    }
+
+    /// Encodes one hub chunk.
+    pub fn push(&mut self, ev: &Event) -> Result<Vec<Event>, PluginError> {
+        let data = ev.data.trim();
+        if data.is_empty() || data == "[DONE]" || self.errored || self.done {
+            return Ok(Vec::new());
+        }
+        // Nearly every event is a chunk, parsed straight into its type; an
+        // error chunk (a top-level `error`), or text that is not a chunk,
+        // takes the general path.
+        let chunk = match serde_json::from_str::<ChatChunk>(data) {
+            Ok(chunk) if !chunk.extra.contains_key("error") => chunk,
+            _ => match self.push_other(data)? {
+                Ok(chunk) => chunk,
+                Err(error_event) => return Ok(vec![error_event]),
+            },
+        };
         if self.id.is_empty() {
             self.id = chunk.id.clone();
         }
