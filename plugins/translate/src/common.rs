@@ -242,34 +242,47 @@ pub fn estimate_tokens(chars: usize) -> u64 {
     chars.div_ceil(4) as u64
 }
 
+/// The top-level fields of a request body, in any dialect, that hold the
+/// prompt.
+const PROMPT_KEYS: &[&str] = &[
+    "messages",
+    "system",
+    "contents",
+    "systemInstruction",
+    "system_instruction",
+    "tools",
+];
+
+/// Fields whose strings are not prompt text (with everything under them).
+const NOT_PROMPT: &[&str] = &[
+    "role",
+    "type",
+    "model",
+    "id",
+    "tool_call_id",
+    "tool_use_id",
+    "data",
+    "url",
+    "media_type",
+    "mimeType",
+    "mime_type",
+    "fileUri",
+    "file_uri",
+    "file_data",
+    "signature",
+    "thoughtSignature",
+    "thought_signature",
+    "reasoning_signature",
+    "detail",
+    "cache_control",
+];
+
 /// Characters of prompt text in a request body of any dialect, for usage
 /// estimates: every string value except identifiers, roles, types, media
 /// types, URLs and base64 payloads.
 pub fn prompt_chars(body: &Value) -> usize {
     fn walk(v: &Value, key: &str, n: &mut usize) {
-        const SKIP: &[&str] = &[
-            "role",
-            "type",
-            "model",
-            "id",
-            "tool_call_id",
-            "tool_use_id",
-            "data",
-            "url",
-            "media_type",
-            "mimeType",
-            "mime_type",
-            "fileUri",
-            "file_uri",
-            "file_data",
-            "signature",
-            "thoughtSignature",
-            "thought_signature",
-            "reasoning_signature",
-            "detail",
-            "cache_control",
-        ];
-        if SKIP.contains(&key) {
+        if NOT_PROMPT.contains(&key) {
             return;
         }
         match v {
@@ -281,15 +294,8 @@ pub fn prompt_chars(body: &Value) -> usize {
     }
     let mut n = 0;
     if let Value::Object(o) = body {
-        for key in [
-            "messages",
-            "system",
-            "contents",
-            "systemInstruction",
-            "system_instruction",
-            "tools",
-        ] {
-            if let Some(v) = o.get(key) {
+        for key in PROMPT_KEYS {
+            if let Some(v) = o.get(*key) {
                 walk(v, key, &mut n);
             }
         }
@@ -297,11 +303,118 @@ pub fn prompt_chars(body: &Value) -> usize {
     n
 }
 
-/// [`prompt_chars`] of raw body bytes (0 when they are not JSON).
+/// [`prompt_chars`] of raw body bytes (0 when they are not JSON), counted
+/// while the body is parsed, without building it: a stream's encoder does
+/// this when it opens, whatever the size of the conversation.
 pub fn prompt_chars_of(body: &[u8]) -> usize {
-    sluice_sdk::json::from_bytes::<Value>(body)
-        .map(|v| prompt_chars(&v))
-        .unwrap_or(0)
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    /// Adds the characters of the strings in one value (not under a
+    /// [`NOT_PROMPT`] field) to the count; `top` reads only [`PROMPT_KEYS`].
+    struct Walk<'a> {
+        n: &'a mut usize,
+        top: bool,
+    }
+    /// Reads a field name: whether its value is counted.
+    struct Key {
+        top: bool,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Key {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Key {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a field name")
+        }
+        fn visit_str<E>(self, k: &str) -> Result<bool, E> {
+            Ok(if self.top {
+                PROMPT_KEYS.contains(&k)
+            } else {
+                !NOT_PROMPT.contains(&k)
+            })
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E>(self, s: &str) -> Result<(), E> {
+            if !self.top {
+                *self.n += s.chars().count();
+            }
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            // Elements count as their array does; at the top they do not.
+            if self.top {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+            while seq
+                .next_element_seed(Walk {
+                    n: &mut *self.n,
+                    top: false,
+                })?
+                .is_some()
+            {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(counted) = map.next_key_seed(Key { top: self.top })? {
+                if counted {
+                    map.next_value_seed(Walk {
+                        n: &mut *self.n,
+                        top: false,
+                    })?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let Ok(text) = std::str::from_utf8(body) else {
+        return 0;
+    };
+    let mut n = 0;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let walked = Walk {
+        n: &mut n,
+        top: true,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    if walked.is_ok() { n } else { 0 }
 }
 
 /// [`prompt_chars_of`] when a usage estimate is `needed` (the answer

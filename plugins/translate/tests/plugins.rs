@@ -506,3 +506,46 @@ fn gemini_stream_mapper_and_ingress() {
     assert_eq!(g.len(), 3);
     assert!(g.iter().all(|e| e.event.is_none()));
 }
+
+/// The usage estimate's prompt size reads the same from raw bytes (counted
+/// while parsing, as stream encoders do) as from a parsed body.
+#[test]
+fn prompt_chars_of_bytes_matches_the_parsed_body() {
+    use translate::common::{prompt_chars, prompt_chars_of};
+    let mut bodies: Vec<String> = Vec::new();
+    for dialect in ["openai", "anthropic", "gemini"] {
+        for entry in std::fs::read_dir(common::dir().join(dialect)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                bodies.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    bodies.extend(
+        [
+            r#"{"messages": [{"role": "user", "content": "h\u00e9llo \"x\""}], "model": "m"}"#,
+            r#"{"system": ["a", {"type": "text", "text": "bc", "cache_control": {"type": "x"}}]}"#,
+            r#"{"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "AAAA"}}, {"text": "four"}]}]}"#,
+            r#"{"tools": [{"function": {"name": "f", "parameters": {"type": "object", "description": "dd"}}}], "other": "not counted"}"#,
+            r#"{"messages": 5, "system": null, "tools": [1, true, null, 2.5]}"#,
+            r#"["not", "an object"]"#,
+            r#""text""#,
+            r#"{}"#,
+        ]
+        .map(String::from),
+    );
+    assert!(bodies.len() > 15, "{} bodies", bodies.len());
+    for body in &bodies {
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(prompt_chars_of(body.as_bytes()), prompt_chars(&v), "{body}");
+    }
+    assert!(prompt_chars_of(br#"{"messages": [{"content": "abc"}]}"#) == 3);
+    // Not JSON, or not UTF-8: no estimate.
+    for bad in [
+        &b"{\"messages\": [\"abc\""[..],
+        b"{} x",
+        b"{\"system\": \"\xff\"}",
+    ] {
+        assert_eq!(prompt_chars_of(bad), 0);
+    }
+}
