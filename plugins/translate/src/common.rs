@@ -417,6 +417,24 @@ pub fn prompt_chars_of(body: &[u8]) -> usize {
     if walked.is_ok() { n } else { 0 }
 }
 
+/// Whether a hub request body asks for the usage chunk at the end of a
+/// stream (`stream_options.include_usage` is `true`), read without building
+/// the body; `false` for anything else, a body that is not JSON included.
+pub fn include_usage_of(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Options {
+        include_usage: Option<bool>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Body {
+        stream_options: Option<Options>,
+    }
+    sdk_json::from_bytes::<Body>(body)
+        .ok()
+        .and_then(|b| b.stream_options?.include_usage)
+        .unwrap_or(false)
+}
+
 /// [`prompt_chars_of`] when a usage estimate is `needed` (the answer
 /// reported none), else 0 without reading the body.
 pub fn prompt_chars_if(needed: bool, body: &[u8]) -> usize {
@@ -587,6 +605,30 @@ pub fn hub_finish_to_gemini(finish: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn include_usage_is_read_from_stream_options() {
+        let yes = [
+            r#"{"stream_options": {"include_usage": true}}"#,
+            r#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": true, "stream_options": {"x": [1], "include_usage": true}}"#,
+        ];
+        for body in yes {
+            assert!(include_usage_of(body.as_bytes()), "{body}");
+        }
+        let no = [
+            r#"{"stream_options": {"include_usage": false}}"#,
+            r#"{"stream_options": {"include_usage": "yes"}}"#,
+            r#"{"stream_options": {"include_usage": null}}"#,
+            r#"{"stream_options": null}"#,
+            r#"{"stream_options": 5}"#,
+            r#"{"messages": []}"#,
+            r#"[{"stream_options": {"include_usage": true}}]"#,
+            r#"{"stream_options": {"include_usage": true}"#,
+        ];
+        for body in no {
+            assert!(!include_usage_of(body.as_bytes()), "{body}");
+        }
+    }
 
     #[test]
     fn arguments_round_trip() {

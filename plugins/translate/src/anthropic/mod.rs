@@ -186,16 +186,11 @@ impl StreamMapper {
         if req.body_dialect == ANTHROPIC {
             return StreamMapper::PassThrough;
         }
-        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let include_usage = body
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         let ctx = Ctx::from_request(req, created);
         StreamMapper::Translate(Box::new(AnthropicToHub::new(
             &ctx,
-            include_usage,
-            common::prompt_chars(&body),
+            common::include_usage_of(&req.body),
+            prompt_chars_of(&req.body),
         )))
     }
 

@@ -7,7 +7,6 @@ pub mod schema;
 pub mod stream;
 pub mod types;
 
-use serde_json::Value;
 use sluice_sdk::{Event, PluginError, Request, Target, UpstreamRequest, error, header, json};
 
 pub use request::{gemini_to_hub, hub_to_gemini};
@@ -127,16 +126,11 @@ impl StreamMapper {
         if req.body_dialect == GEMINI {
             return StreamMapper::PassThrough;
         }
-        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let include_usage = body
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         let ctx = Ctx::from_request(req, created);
         StreamMapper::Translate(Box::new(GeminiToHub::new(
             &ctx,
-            include_usage,
-            common::prompt_chars(&body),
+            common::include_usage_of(&req.body),
+            prompt_chars_of(&req.body),
         )))
     }
 
