@@ -302,16 +302,17 @@ fn gemini_config(body: &Value) -> Option<&Value> {
 /// What [`translate`] did.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Outcome {
-    /// The thinking settings found (JSON), if any.
-    pub before: Option<String>,
-    /// The thinking settings written (JSON), if anything was written.
-    pub after: Option<String>,
+    /// The thinking settings found, if any (for logs: formatted only when
+    /// a line is written).
+    pub before: Option<Value>,
+    /// The thinking settings written, if anything was written.
+    pub after: Option<Value>,
     /// Other changes (max_tokens raised, settings removed).
     pub notes: Vec<String>,
 }
 
-/// The thinking-related fields of a body, as JSON text (for logs).
-pub fn describe(body: &Value, body_dialect: &str) -> Option<String> {
+/// The thinking-related fields of a body, as one object (for logs).
+pub fn describe(body: &Value, body_dialect: &str) -> Option<Value> {
     let mut m = Map::new();
     let keys: &[&str] = match body_dialect {
         ANTHROPIC => &["thinking", "max_tokens"],
@@ -335,7 +336,7 @@ pub fn describe(body: &Value, body_dialect: &str) -> Option<String> {
         m.insert("thinkingConfig".into(), v.clone());
     }
     let interesting = m.keys().any(|k| !k.starts_with("max_"));
-    interesting.then(|| Value::Object(m).to_string())
+    interesting.then(|| Value::Object(m))
 }
 
 /// Rewrites the thinking settings of `body` (in `body_dialect`) for a
@@ -460,7 +461,7 @@ pub fn translate(
             return outcome;
         }
     };
-    outcome.after = Some(written.to_string());
+    outcome.after = Some(written);
     outcome
 }
 
@@ -549,10 +550,12 @@ pub fn hub_request_for(
             outcome = translate(fields, OPENAI, target, None, &Config::default());
             outcome.after.is_some()
         })?;
-        if let Some(after) = &outcome.after {
+        if let Some(after) = &outcome.after
+            && sluice_sdk::log::enabled(sluice_sdk::log::Level::Debug)
+        {
             debug(&format!(
                 "thinking for {target}: {} -> {after}",
-                outcome.before.as_deref().unwrap_or_default()
+                outcome.before.map(|v| v.to_string()).unwrap_or_default()
             ));
         }
         edited
@@ -604,9 +607,11 @@ pub fn transform_request(
     if sluice_sdk::log::enabled(sluice_sdk::log::Level::Debug) {
         debug(&format!(
             "thinking-translator: original {} (model suffix: {}); for {target}: {}{}",
-            outcome.before.as_deref().unwrap_or("none"),
+            outcome.before.map_or("none".to_owned(), |v| v.to_string()),
             suffix.unwrap_or("none"),
-            outcome.after.as_deref().unwrap_or("unchanged"),
+            outcome
+                .after
+                .map_or("unchanged".to_owned(), |v| v.to_string()),
             if outcome.notes.is_empty() {
                 String::new()
             } else {

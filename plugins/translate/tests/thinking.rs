@@ -201,7 +201,7 @@ fn anthropic_passthrough_body_with_suffix_and_forced_tools() {
     }
     assert_eq!(o.notes.len(), 5, "{:?}", o.notes);
     assert!(o.before.is_none());
-    assert!(o.after.unwrap().contains("4000"));
+    assert!(o.after.unwrap().to_string().contains("4000"));
 }
 
 #[test]
