@@ -311,11 +311,15 @@ impl HubToGemini {
         common::data_event(serde_json::to_string(&resp).unwrap_or_default())
     }
 
-    /// An event that is not a plain chunk: a hub error chunk (`Err`: the
-    /// Gemini error event, which ends the stream), text that is not JSON or
-    /// not a chunk (an error naming what is wrong), or a chunk whose
-    /// top-level `error` is not an object (the chunk).
-    fn push_other(&mut self, data: &str) -> Result<Result<ChatChunk, Event>, PluginError> {
+    /// An event that is not a plain chunk: a hub error chunk (written to
+    /// `out` as the Gemini error event, which ends the stream; `None`), text
+    /// that is not JSON or not a chunk (an error naming what is wrong), or a
+    /// chunk whose top-level `error` is not an object (the chunk).
+    fn push_other(
+        &mut self,
+        data: &str,
+        out: &mut Vec<Event>,
+    ) -> Result<Option<ChatChunk>, PluginError> {
         let value: Value = serde_json::from_str(data)
             .map_err(|e| bad_upstream(format!("hub stream chunk is not valid JSON: {e}")))?;
         if let Some(err) = common::hub_error(&value) {
@@ -329,12 +333,13 @@ impl HubToGemini {
                 .get("status")
                 .and_then(Value::as_str)
                 .unwrap_or_else(|| common::gemini_error_status(code));
-            return Ok(Err(common::data_event(
+            out.push(common::data_event(
                 json!({"error": {"code": code, "message": msg, "status": status}}).to_string(),
-            )));
+            ));
+            return Ok(None);
         }
         serde_json::from_value(value)
-            .map(Ok)
+            .map(Some)
             .map_err(|e| bad_upstream(format!("invalid hub stream chunk: {e}")))
     }
 
@@ -347,11 +352,12 @@ impl HubToGemini {
         // Nearly every event is a chunk, parsed straight into its type; an
         // error chunk (a top-level `error`), or text that is not a chunk,
         // takes the general path.
+        let mut out = Vec::new();
         let chunk = match serde_json::from_str::<ChatChunk>(data) {
             Ok(chunk) if !chunk.extra.contains_key("error") => chunk,
-            _ => match self.push_other(data)? {
-                Ok(chunk) => chunk,
-                Err(error_event) => return Ok(vec![error_event]),
+            _ => match self.push_other(data, &mut out)? {
+                Some(chunk) => chunk,
+                None => return Ok(out),
             },
         };
         if self.id.is_empty() {
@@ -363,7 +369,6 @@ impl HubToGemini {
         if let Some(u) = chunk.usage {
             self.usage = Some(u);
         }
-        let mut out = Vec::new();
         for choice in chunk.choices {
             if choice.index != 0 {
                 debug("hub chunk for a choice other than 0 ignored");
