@@ -159,14 +159,14 @@ fn report_first_load(name: &str, bytes: &[u8], config: &str) {
 type Call = fn(&mut sluice::plugin::Lease);
 
 fn prepare_call(lease: &mut sluice::plugin::Lease) {
-    let req = request(CHAT);
-    let out = lease.prepare(&req, &target()).expect("prepare");
+    let mut req = request(CHAT);
+    let out = lease.prepare(&mut req, &target()).expect("prepare");
     std::hint::black_box(out);
 }
 
 fn check_request_call(lease: &mut sluice::plugin::Lease) {
-    let req = request(CHAT);
-    let out = lease.check_request(&req).expect("check-request");
+    let mut req = request(CHAT);
+    let out = lease.check_request(&mut req).expect("check-request");
     assert!(
         matches!(out, types::Verdict::Rewrite(_)),
         "the request has a secret to redact"

@@ -210,9 +210,9 @@ fn plugins(c: &mut Criterion) {
     let fresh = load_openai(&engine, InstanceMode::Fresh);
     let warm = load_openai(&engine, InstanceMode::Reuse);
     let target = target();
-    let req_1k = request(chat_body(1024, false), false);
-    let req_64k = request(chat_body(64 * 1024, false), false);
-    let req_stream = request(chat_body(1024, true), true);
+    let mut req_1k = request(chat_body(1024, false), false);
+    let mut req_64k = request(chat_body(64 * 1024, false), false);
+    let mut req_stream = request(chat_body(1024, true), true);
     let event = types::Event {
         event: None,
         data: CHUNK.into(),
@@ -241,17 +241,23 @@ fn plugins(c: &mut Criterion) {
     // A warm instance held for the whole measurement, as one request holds it.
     let mut lease = warm.lease().expect("lease");
     assert!(matches!(
-        lease.prepare(&req_1k, &target).expect("prepare"),
+        lease.prepare(&mut req_1k, &target).expect("prepare"),
         types::Prepared::Forward(_)
     ));
     g.bench_function("prepare_1KiB", |b| {
-        b.iter(|| black_box(lease.prepare(black_box(&req_1k), &target).expect("prepare")))
+        b.iter(|| {
+            black_box(
+                lease
+                    .prepare(black_box(&mut req_1k), &target)
+                    .expect("prepare"),
+            )
+        })
     });
     g.bench_function("prepare_64KiB", |b| {
         b.iter(|| {
             black_box(
                 lease
-                    .prepare(black_box(&req_64k), &target)
+                    .prepare(black_box(&mut req_64k), &target)
                     .expect("prepare"),
             )
         })
@@ -260,7 +266,7 @@ fn plugins(c: &mut Criterion) {
     // One mapper per 4,096 events, so a mapper that keeps per-stream state
     // never grows without bound; the renewal is amortised away.
     let mut mapper = warm
-        .open_stream(StreamStage::Adapter, &req_stream)
+        .open_stream(StreamStage::Adapter, &mut req_stream)
         .expect("stream mapper");
     let mut n = 0u32;
     g.bench_function("stream_event", |b| {
@@ -268,7 +274,7 @@ fn plugins(c: &mut Criterion) {
             n += 1;
             if n.is_multiple_of(4096) {
                 mapper = warm
-                    .open_stream(StreamStage::Adapter, &req_stream)
+                    .open_stream(StreamStage::Adapter, &mut req_stream)
                     .expect("stream mapper");
             }
             black_box(mapper.event(black_box(&event)).expect("map event"))
@@ -307,12 +313,12 @@ fn chain(c: &mut Criterion, engine: &PluginEngine) {
         thinking.lease().expect("lease"),
         openai.lease().expect("lease"),
     );
-    let anthropic_req = req.clone();
-    req.body = dec.decode_request(&anthropic_req).expect("decode");
+    let mut anthropic_req = req.clone();
+    req.body = dec.decode_request(&mut anthropic_req).expect("decode");
     req.body_dialect = "openai".into();
-    let hub_req = req.clone();
-    req.body = norm.transform_request(&hub_req).expect("normalize");
-    req.body = think.transform_request(&req).expect("thinking");
+    let mut hub_req = req.clone();
+    req.body = norm.transform_request(&mut hub_req).expect("normalize");
+    req.body = think.transform_request(&mut req).expect("thinking");
     let answer = ANSWER.as_bytes().to_vec();
 
     let mut g = c.benchmark_group("chain");
@@ -321,7 +327,7 @@ fn chain(c: &mut Criterion, engine: &PluginEngine) {
     g.bench_function("anthropic_decode_request", |b| {
         b.iter(|| {
             black_box(
-                dec.decode_request(black_box(&anthropic_req))
+                dec.decode_request(black_box(&mut anthropic_req))
                     .expect("decode"),
             )
         })
@@ -329,18 +335,18 @@ fn chain(c: &mut Criterion, engine: &PluginEngine) {
     g.bench_function("tool_result_normalizer", |b| {
         b.iter(|| {
             black_box(
-                norm.transform_request(black_box(&hub_req))
+                norm.transform_request(black_box(&mut hub_req))
                     .expect("normalize"),
             )
         })
     });
     // A transform that returns at once (no tool call in the body): the
     // floor of any call with a 1 KiB request, the envelope in and out.
-    let plain = request(chat_body(1024, false), false);
+    let mut plain = request(chat_body(1024, false), false);
     g.bench_function("transform_noop_1KiB", |b| {
         b.iter(|| {
             black_box(
-                norm.transform_request(black_box(&plain))
+                norm.transform_request(black_box(&mut plain))
                     .expect("normalize"),
             )
         })
@@ -349,18 +355,24 @@ fn chain(c: &mut Criterion, engine: &PluginEngine) {
         b.iter(|| {
             black_box(
                 think
-                    .transform_request(black_box(&hub_req))
+                    .transform_request(black_box(&mut hub_req))
                     .expect("thinking"),
             )
         })
     });
     g.bench_function("openai_prepare", |b| {
-        b.iter(|| black_box(adapter.prepare(black_box(&req), &target).expect("prepare")))
+        b.iter(|| {
+            black_box(
+                adapter
+                    .prepare(black_box(&mut req), &target)
+                    .expect("prepare"),
+            )
+        })
     });
     g.bench_function("anthropic_encode_response", |b| {
         b.iter(|| {
             black_box(
-                dec.encode_response(black_box(&req), black_box(&answer))
+                dec.encode_response(black_box(&mut req), black_box(&answer))
                     .expect("encode"),
             )
         })
@@ -374,9 +386,9 @@ fn chain(c: &mut Criterion, engine: &PluginEngine) {
         event: None,
         data: CHUNK.into(),
     };
-    let open_encoder = || {
+    let mut open_encoder = || {
         let mut encoder = anthropic
-            .open_stream(StreamStage::Ingress, &stream_req)
+            .open_stream(StreamStage::Ingress, &mut stream_req)
             .expect("stream encoder");
         // The first chunk opens the message and its text block.
         encoder.event(&chunk).expect("encode event");
@@ -400,21 +412,25 @@ fn chain(c: &mut Criterion, engine: &PluginEngine) {
     g.bench_function("all_stages", |b| {
         b.iter(|| {
             black_box(
-                dec.decode_request(black_box(&anthropic_req))
+                dec.decode_request(black_box(&mut anthropic_req))
                     .expect("decode"),
             );
             black_box(
-                norm.transform_request(black_box(&hub_req))
+                norm.transform_request(black_box(&mut hub_req))
                     .expect("normalize"),
             );
             black_box(
                 think
-                    .transform_request(black_box(&hub_req))
+                    .transform_request(black_box(&mut hub_req))
                     .expect("thinking"),
             );
-            black_box(adapter.prepare(black_box(&req), &target).expect("prepare"));
             black_box(
-                dec.encode_response(black_box(&req), black_box(&answer))
+                adapter
+                    .prepare(black_box(&mut req), &target)
+                    .expect("prepare"),
+            );
+            black_box(
+                dec.encode_response(black_box(&mut req), black_box(&answer))
                     .expect("encode"),
             )
         })
@@ -434,16 +450,16 @@ fn agent(c: &mut Criterion, engine: &PluginEngine) {
         openai.lease().expect("lease"),
         anthropic.lease().expect("lease"),
     );
-    let agent_req = agent_request();
+    let mut agent_req = agent_request();
     let mut hub_req = agent_req.clone();
-    hub_req.body = dec.decode_request(&agent_req).expect("decode");
+    hub_req.body = dec.decode_request(&mut agent_req).expect("decode");
     hub_req.body_dialect = "openai".into();
     // As an OpenAI client's request to an Anthropic provider.
     let mut for_anthropic = hub_req.clone();
     for_anthropic.client_dialect = "openai".into();
     assert!(matches!(
         to_anthropic
-            .prepare(&for_anthropic, &target)
+            .prepare(&mut for_anthropic, &target)
             .expect("prepare"),
         types::Prepared::Forward(_)
     ));
@@ -452,22 +468,29 @@ fn agent(c: &mut Criterion, engine: &PluginEngine) {
     g.warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(4));
     g.bench_function("anthropic_decode_request", |b| {
-        b.iter(|| black_box(dec.decode_request(black_box(&agent_req)).expect("decode")))
+        b.iter(|| {
+            black_box(
+                dec.decode_request(black_box(&mut agent_req))
+                    .expect("decode"),
+            )
+        })
     });
     g.bench_function("request_stages", |b| {
         b.iter(|| {
             let mut req = hub_req.clone();
-            req.body = dec.decode_request(black_box(&agent_req)).expect("decode");
-            req.body = norm.transform_request(&req).expect("normalize");
-            req.body = think.transform_request(&req).expect("thinking");
-            black_box(adapter.prepare(&req, &target).expect("prepare"))
+            req.body = dec
+                .decode_request(black_box(&mut agent_req))
+                .expect("decode");
+            req.body = norm.transform_request(&mut req).expect("normalize");
+            req.body = think.transform_request(&mut req).expect("thinking");
+            black_box(adapter.prepare(&mut req, &target).expect("prepare"))
         })
     });
     g.bench_function("anthropic_prepare", |b| {
         b.iter(|| {
             black_box(
                 to_anthropic
-                    .prepare(black_box(&for_anthropic), &target)
+                    .prepare(black_box(&mut for_anthropic), &target)
                     .expect("prepare"),
             )
         })

@@ -135,6 +135,14 @@ impl fmt::Display for Report {
                     skipped.join(", ")
                 )?;
             }
+            if let Some(keys) = &i.reads_metadata {
+                let keys = if keys.is_empty() {
+                    "none".to_string()
+                } else {
+                    keys.join(", ")
+                };
+                writeln!(f, "reads metadata: {keys} (the host sends no other pairs)")?;
+            }
         }
         writeln!(f, "imports:")?;
         for i in &self.imports {

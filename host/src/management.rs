@@ -181,6 +181,7 @@ impl Gateway {
                     "kind": p.info.kind.as_str(),
                     "dialect": p.info.dialect,
                     "pass_through": p.info.pass_through.names(),
+                    "reads_metadata": p.info.reads_metadata,
                     "sha256": p.info.sha256,
                     "origin": p.info.origin,
                     "size": p.info.size,

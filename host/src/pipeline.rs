@@ -396,7 +396,7 @@ impl Gateway {
                 ))
             })?;
             let mut lease = ing.lease()?;
-            req.body = lease.decode_request(&req)?;
+            req.body = lease.decode_request(&mut req)?;
             req.body_dialect = "openai".into();
             Some(ing.clone())
         } else {
@@ -406,14 +406,14 @@ impl Gateway {
         // Transforms, then guardrails, on the request.
         for name in transforms {
             if let Some(b) = run_stage(snap, Kind::Transform, name, Hook::Request, |l| {
-                l.transform_request(&req)
+                l.transform_request(&mut req)
             })? {
                 req.body = b;
             }
         }
         for name in guardrails {
             if let Some(v) = run_stage(snap, Kind::Guardrail, name, Hook::Request, |l| {
-                l.check_request(&req)
+                l.check_request(&mut req)
             })? {
                 apply_verdict(name, v, &mut req.body)?;
             }
@@ -422,7 +422,7 @@ impl Gateway {
         // The provider adapter.
         // The instance goes back to the pool while the upstream works: a
         // slow upstream must not hold plugin instances.
-        let prepared = plugin.lease()?.prepare(&req, &provider.target())?;
+        let prepared = plugin.lease()?.prepare(&mut req, &provider.target())?;
         let up = match prepared {
             types::Prepared::Respond(local) => {
                 let status = StatusCode::from_u16(local.status).unwrap_or(StatusCode::OK);
@@ -430,7 +430,8 @@ impl Gateway {
                     return Ok(json_response(status, local.body));
                 }
                 if req.stream {
-                    let chain = self.stream_chain(snap, None, decoder.as_ref(), &req, client)?;
+                    let chain =
+                        self.stream_chain(snap, None, decoder.as_ref(), &mut req, client)?;
                     return Ok(sse_response(EventStream::local(
                         local.events,
                         chain,
@@ -442,7 +443,7 @@ impl Gateway {
                     snap,
                     (transforms, guardrails),
                     decoder.as_ref(),
-                    &req,
+                    &mut req,
                     local.body,
                 )?;
                 return Ok(json_response(StatusCode::OK, out));
@@ -474,7 +475,8 @@ impl Gateway {
                 StreamFormat::Sse => Framer::sse(max),
                 StreamFormat::Ndjson => Framer::ndjson(max),
             };
-            let chain = self.stream_chain(snap, Some(plugin), decoder.as_ref(), &req, client)?;
+            let chain =
+                self.stream_chain(snap, Some(plugin), decoder.as_ref(), &mut req, client)?;
             return Ok(sse_response(EventStream::upstream(
                 body,
                 framer,
@@ -496,9 +498,15 @@ impl Gateway {
                 headers: plugin_headers(&parts.headers),
                 body: bytes.to_vec(),
             };
-            plugin.lease()?.map_response(&req, &upstream_resp)?
+            plugin.lease()?.map_response(&mut req, &upstream_resp)?
         };
-        let out = self.finish_body(snap, (transforms, guardrails), decoder.as_ref(), &req, hub)?;
+        let out = self.finish_body(
+            snap,
+            (transforms, guardrails),
+            decoder.as_ref(),
+            &mut req,
+            hub,
+        )?;
         Ok(json_response(StatusCode::OK, out))
     }
 
@@ -509,7 +517,7 @@ impl Gateway {
         snap: &Snapshot,
         (transforms, guardrails): (&[String], &[String]),
         decoder: Option<&Arc<PluginVersion>>,
-        req: &types::Request,
+        req: &mut types::Request,
         mut body: Vec<u8>,
     ) -> Result<Vec<u8>, GatewayError> {
         for name in transforms {
@@ -540,7 +548,7 @@ impl Gateway {
         snap: &Snapshot,
         adapter: Option<&Arc<PluginVersion>>,
         decoder: Option<&Arc<PluginVersion>>,
-        req: &types::Request,
+        req: &mut types::Request,
         client: Dialect,
     ) -> Result<Chain, GatewayError> {
         let body_dialect = match req.body_dialect.as_str() {

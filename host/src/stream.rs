@@ -49,7 +49,7 @@ impl Stage {
     pub fn new(
         plugin: &Arc<PluginVersion>,
         kind: StreamStage,
-        req: &types::Request,
+        req: &mut types::Request,
         text_dialect: Dialect,
         fail_open: bool,
     ) -> Result<Self, CallError> {

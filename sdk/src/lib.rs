@@ -25,7 +25,8 @@
 //!   and keeps every other field byte for byte (the cheap forwarding path).
 //! * [`error`]: [`PluginError`] constructors ([`error::bad_request`], ...).
 //! * [`log`] and [`config`]: the host's imports (`log`, `get-config`), and
-//!   [`pass_through`], which tells the host which hooks it need not call.
+//!   [`pass_through`], which tells the host which hooks it need not call,
+//!   and [`reads_metadata`], which metadata it need not send.
 //! * [`openai`]: building requests for OpenAI-compatible upstreams and passing
 //!   their stream events through.
 //! * [`header`]: a [`Header`] constructor.
@@ -214,6 +215,28 @@ pub fn pass_through(hooks: Hooks) {
     bindings::base::sluice::plugin::host::pass_through(hooks);
     #[cfg(not(target_arch = "wasm32"))]
     let _ = hooks;
+}
+
+/// Tell the host which `metadata` keys of a [`Request`] this plugin reads;
+/// the host then sends only those pairs (none, for an empty list). Each pair
+/// sent costs every call two strings allocated in the plugin. Call it from
+/// [`Plugin::describe`]; later calls are ignored. Without it every pair is
+/// sent. Naming a key no request carries is fine.
+///
+/// ```no_run
+/// // in `describe`: this plugin looks at `provider-dialect` only.
+/// sluice_sdk::reads_metadata(&["provider-dialect"]);
+/// ```
+///
+/// A no-op outside WebAssembly.
+pub fn reads_metadata(keys: &[&str]) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+        bindings::base::sluice::plugin::host::reads_metadata(&keys);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = keys;
 }
 
 /// Builds a [`Header`]. The name is lower-cased, as the contract requires.

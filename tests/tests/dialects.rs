@@ -326,3 +326,98 @@ async fn hooks_a_plugin_passes_through_are_not_called() {
     assert!(!got.text().contains("[DONE]"), "{}", got.text());
     assert!(after["anthropic"].0 - calls["anthropic"].0 > 3);
 }
+
+/// Each plugin gets the `metadata` pairs it declared with `reads-metadata`
+/// (the rest cost a guest allocation per string and are not sent); a plugin
+/// that declared nothing still gets every pair, in order, after stages that
+/// saw only some of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_get_the_metadata_they_read_and_later_stages_still_get_all_of_it() {
+    let yaml = r#"
+api-keys: ["sk-test"]
+plugins: { dir: "{plugins}", cache-dir: "{cache}" }
+remote-management: { secret-key: mgmt }
+providers:
+  - { name: faulty, plugin: faults, base-url: "http://127.0.0.1:9/v1", models: [{name: meta-x, upstream: metadata}] }
+"#;
+    let gw = TestGateway::start(yaml, &["faults"]).await;
+
+    let got = send(
+        "GET",
+        &gw.url("/v0/management/plugins"),
+        &[("authorization", "Bearer mgmt")],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let declared: std::collections::HashMap<String, Value> = got.json()["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["reads_metadata"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(declared["openai"], json!([]));
+    assert_eq!(declared["mock"], json!([]));
+    assert_eq!(
+        declared["anthropic"],
+        json!(["provider-dialect", "operation"])
+    );
+    assert_eq!(declared["gemini"], json!(["provider-dialect", "operation"]));
+    assert_eq!(
+        declared["tool-result-normalizer"],
+        json!(["provider-dialect"])
+    );
+    assert_eq!(
+        declared["thinking-translator"],
+        json!(["provider-dialect", "model-suffix"])
+    );
+    assert_eq!(
+        declared["faults"],
+        Value::Null,
+        "faults declares nothing: every pair"
+    );
+
+    // An Anthropic client (the `anthropic` decoder and both transforms run
+    // first, each seeing only its keys) to the `faults` provider, which
+    // answers with every pair it got.
+    for stream in [false, true] {
+        let body = json!({"model": "meta-x(high)", "max_tokens": 64, "stream": stream,
+            "messages": [{"role": "user", "content": "Hi"}]})
+        .to_string();
+        let got = post_anthropic(&gw, "/v1/messages", &body, Some("sk-test")).await;
+        assert_eq!(got.status, 200, "{}", got.text());
+        let text = if stream {
+            got.sse_data()
+                .iter()
+                .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+                .filter_map(|v| v["delta"]["text"].as_str().map(str::to_owned))
+                .collect::<String>()
+        } else {
+            got.json()["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let pairs: Vec<&str> = text.split("; ").collect();
+        assert_eq!(pairs.len(), 5, "stream={stream}: {text}");
+        assert!(
+            pairs[0].starts_with("request-id=req_"),
+            "stream={stream}: {text}"
+        );
+        assert_eq!(
+            pairs[1..],
+            [
+                "provider=faulty",
+                "provider-dialect=openai",
+                "operation=chat",
+                "model-suffix=high"
+            ],
+            "stream={stream}: {text}"
+        );
+    }
+}

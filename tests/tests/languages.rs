@@ -115,7 +115,12 @@ async fn python_ollama_provider_serves_a_whole_answer() {
         v["usage"],
         json!({"prompt_tokens": 12, "completion_tokens": 4, "total_tokens": 16})
     );
-    assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"), "{v}");
+    // The id is built from the `request-id` metadata, the one pair the
+    // plugin declared it reads.
+    assert!(
+        v["id"].as_str().unwrap().starts_with("chatcmpl-req_"),
+        "{v}"
+    );
 
     let reqs = up.requests();
     assert_eq!(reqs.len(), 1);

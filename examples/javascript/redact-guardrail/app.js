@@ -61,6 +61,8 @@ function rewriteJson(value) {
 
 export const plugin = {
   describe() {
+    // It reads no request metadata: the host sends none.
+    host.readsMetadata([]);
     return {
       name: NAME,
       version: VERSION,

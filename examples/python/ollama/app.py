@@ -77,6 +77,9 @@ def parse_body(req):
 
 class Plugin(exports.Plugin):
     def describe(self) -> types.PluginInfo:
+        # Of the request's metadata only `request-id` is read (for the
+        # answer's id): the host sends no other pairs.
+        host.reads_metadata(["request-id"])
         return types.PluginInfo(
             name="ollama-native",
             version=VERSION,

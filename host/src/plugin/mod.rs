@@ -103,6 +103,9 @@ pub struct PluginInfo {
     pub stream_format: StreamFormat,
     /// Hooks the host skips for this plugin.
     pub pass_through: PassThrough,
+    /// The `metadata` keys the plugin declared it reads (`reads-metadata`);
+    /// only those pairs are sent to it. `None`: every pair.
+    pub reads_metadata: Option<Vec<String>>,
     /// `builtin:NAME` or the file path it was loaded from.
     pub origin: String,
     pub sha256: String,

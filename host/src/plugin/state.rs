@@ -25,6 +25,9 @@ pub struct StoreState {
     pub shared: Arc<StoreShared>,
     /// What the plugin declared with `pass-through` (read after `describe`).
     pub pass_through: host::Hooks,
+    /// What the plugin declared with `reads-metadata` (read after
+    /// `describe`); `None`: every pair.
+    pub reads_metadata: Option<Vec<String>>,
 }
 
 impl StoreState {
@@ -43,6 +46,7 @@ impl StoreState {
             },
             shared,
             pass_through: host::Hooks::empty(),
+            reads_metadata: None,
         }
     }
 }
@@ -129,6 +133,10 @@ impl host::Host for StoreState {
 
     fn pass_through(&mut self, hooks: host::Hooks) {
         self.pass_through = hooks;
+    }
+
+    fn reads_metadata(&mut self, keys: Vec<String>) {
+        self.reads_metadata = Some(keys);
     }
 }
 

@@ -32,7 +32,7 @@ use wasmtime::component::ResourceAny;
 use super::CallError;
 use super::bindings::types;
 use super::state::StoreState;
-use super::version::{Exports, PluginVersion, StreamStage, Warm, call, settle};
+use super::version::{Exports, HiddenMetadata, PluginVersion, StreamStage, Warm, call, settle};
 use crate::config::InstanceMode;
 
 /// One instance holding the per-stream resources of up to
@@ -64,7 +64,7 @@ impl PluginVersion {
     pub fn open_stream(
         self: &Arc<Self>,
         stage: StreamStage,
-        req: &types::Request,
+        req: &mut types::Request,
     ) -> Result<StreamSlot, CallError> {
         let host = self.stream_host()?;
         let mut slot = StreamSlot {
@@ -74,6 +74,7 @@ impl PluginVersion {
             stage,
         };
         let (what, iface) = stage.names();
+        let hidden = HiddenMetadata::hide(self.info.reads_metadata.as_deref(), req);
         let handle = slot.invoke(what, iface, |s, x| {
             let r = match stage {
                 StreamStage::Adapter => x
@@ -94,8 +95,9 @@ impl PluginVersion {
                     .map(|a| a.stream_guard().call_constructor(&mut *s, req)),
             };
             r.map(|r| r.map(Ok))
-        })?;
-        slot.handle = Some(handle);
+        });
+        HiddenMetadata::restore(hidden, req);
+        slot.handle = Some(handle?);
         Ok(slot)
     }
 

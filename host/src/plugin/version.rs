@@ -171,6 +171,7 @@ pub fn load(
             dialect: String::new(),
             stream_format: StreamFormat::Sse,
             pass_through: Default::default(),
+            reads_metadata: None,
             origin: origin.to_string(),
             sha256: compiled.sha256,
             size: bytes.len(),
@@ -235,6 +236,7 @@ pub fn load(
         described.dialect == "openai" && version.info.stream_format == StreamFormat::Sse;
     version.info.pass_through =
         PassThrough::for_kind(kind, hub_stream, warm.store.data().pass_through);
+    version.info.reads_metadata = warm.store.data().reads_metadata.clone();
     version.deadline_ticks = PluginEngine::ticks(settings.deadline);
     version.shared = Arc::new(StoreShared {
         label: format!("{}@{}", described.name, described.version),
@@ -337,6 +339,48 @@ pub(super) fn settle<R>(
             code: e.code,
             message: e.message,
         }),
+    }
+}
+
+/// The `metadata` pairs of a request that a plugin did not declare it reads
+/// (`reads-metadata`), set aside for one call: each pair sent costs the
+/// call two strings allocated in the guest.
+pub(super) struct HiddenMetadata {
+    /// Every pair, with the empty places of those lent to the call.
+    all: Vec<(String, String)>,
+    /// Where in `all` each pair lent to the call came from.
+    lent: Vec<usize>,
+}
+
+impl HiddenMetadata {
+    /// Leave in `req` only the pairs with one of `keys` (`None`: every
+    /// pair). `None` when that is all of them (nothing to put back).
+    pub(super) fn hide(keys: Option<&[String]>, req: &mut types::Request) -> Option<Self> {
+        let keys = keys?;
+        let reads = |k: &String| keys.iter().any(|w| w == k);
+        if req.metadata.iter().all(|(k, _)| reads(k)) {
+            return None;
+        }
+        let mut all = std::mem::take(&mut req.metadata);
+        let mut lent = Vec::new();
+        for (i, (k, v)) in all.iter_mut().enumerate() {
+            if reads(k) {
+                lent.push(i);
+                req.metadata.push((std::mem::take(k), std::mem::take(v)));
+            }
+        }
+        Some(HiddenMetadata { all, lent })
+    }
+
+    /// Put every pair back where it was.
+    pub(super) fn restore(this: Option<Self>, req: &mut types::Request) {
+        let Some(HiddenMetadata { mut all, lent }) = this else {
+            return;
+        };
+        for (i, pair) in lent.into_iter().zip(req.metadata.drain(..)) {
+            all[i] = pair;
+        }
+        req.metadata = all;
     }
 }
 
@@ -514,28 +558,34 @@ impl Lease {
         r
     }
 
-    /// Call an export that returns `result<R, plugin-error>`; `None` from
-    /// `f` means the plugin does not export the interface `iface`.
+    /// Call an export that takes `req` and returns `result<R,
+    /// plugin-error>`; `None` from `f` means the plugin does not export the
+    /// interface `iface`. `req` carries only the metadata the plugin reads
+    /// during the call, and all of it again after.
     fn invoke<R>(
         &mut self,
         what: &'static str,
         iface: &'static str,
+        req: &mut types::Request,
         f: impl FnOnce(
             &mut Store<StoreState>,
             &Exports,
+            &types::Request,
         ) -> Option<wasmtime::Result<Result<R, types::PluginError>>>,
     ) -> Result<R, CallError> {
-        let r = self.run(what, |s, x| f(s, x).transpose())?;
-        settle(&self.version, iface, r)
+        let hidden = HiddenMetadata::hide(self.version.info.reads_metadata.as_deref(), req);
+        let r = self.run(what, |s, x| f(s, x, &*req).transpose());
+        HiddenMetadata::restore(hidden, req);
+        settle(&self.version, iface, r?)
     }
 
     /// `adapter.prepare`: build the upstream request or answer locally.
     pub fn prepare(
         &mut self,
-        req: &types::Request,
+        req: &mut types::Request,
         target: &types::Target,
     ) -> Result<types::Prepared, CallError> {
-        self.invoke("prepare", ADAPTER, |s, x| {
+        self.invoke("prepare", ADAPTER, req, |s, x, req| {
             x.adapter.as_ref().map(|a| a.call_prepare(s, req, target))
         })
     }
@@ -543,10 +593,10 @@ impl Lease {
     /// `adapter.map-response`: a whole upstream answer to a hub body.
     pub fn map_response(
         &mut self,
-        req: &types::Request,
+        req: &mut types::Request,
         resp: &types::UpstreamResponse,
     ) -> Result<Vec<u8>, CallError> {
-        self.invoke("map-response", ADAPTER, |s, x| {
+        self.invoke("map-response", ADAPTER, req, |s, x, req| {
             x.adapter
                 .as_ref()
                 .map(|a| a.call_map_response(s, req, resp))
@@ -554,8 +604,8 @@ impl Lease {
     }
 
     /// `ingress.decode-request`: a client body in the plugin's dialect → hub body.
-    pub fn decode_request(&mut self, req: &types::Request) -> Result<Vec<u8>, CallError> {
-        self.invoke("decode-request", INGRESS, |s, x| {
+    pub fn decode_request(&mut self, req: &mut types::Request) -> Result<Vec<u8>, CallError> {
+        self.invoke("decode-request", INGRESS, req, |s, x, req| {
             x.ingress.as_ref().map(|a| a.call_decode_request(s, req))
         })
     }
@@ -563,10 +613,10 @@ impl Lease {
     /// `ingress.encode-response`: a hub response body → the plugin's dialect.
     pub fn encode_response(
         &mut self,
-        req: &types::Request,
+        req: &mut types::Request,
         body: &[u8],
     ) -> Result<Vec<u8>, CallError> {
-        self.invoke("encode-response", INGRESS, |s, x| {
+        self.invoke("encode-response", INGRESS, req, |s, x, req| {
             x.ingress
                 .as_ref()
                 .map(|a| a.call_encode_response(s, req, body))
@@ -574,8 +624,8 @@ impl Lease {
     }
 
     /// `transformer.transform-request`.
-    pub fn transform_request(&mut self, req: &types::Request) -> Result<Vec<u8>, CallError> {
-        self.invoke("transform-request", TRANSFORMER, |s, x| {
+    pub fn transform_request(&mut self, req: &mut types::Request) -> Result<Vec<u8>, CallError> {
+        self.invoke("transform-request", TRANSFORMER, req, |s, x, req| {
             x.transformer
                 .as_ref()
                 .map(|a| a.call_transform_request(s, req))
@@ -585,10 +635,10 @@ impl Lease {
     /// `transformer.transform-response`.
     pub fn transform_response(
         &mut self,
-        req: &types::Request,
+        req: &mut types::Request,
         body: &[u8],
     ) -> Result<Vec<u8>, CallError> {
-        self.invoke("transform-response", TRANSFORMER, |s, x| {
+        self.invoke("transform-response", TRANSFORMER, req, |s, x, req| {
             x.transformer
                 .as_ref()
                 .map(|a| a.call_transform_response(s, req, body))
@@ -596,8 +646,8 @@ impl Lease {
     }
 
     /// `guard.check-request`.
-    pub fn check_request(&mut self, req: &types::Request) -> Result<types::Verdict, CallError> {
-        self.invoke("check-request", GUARD, |s, x| {
+    pub fn check_request(&mut self, req: &mut types::Request) -> Result<types::Verdict, CallError> {
+        self.invoke("check-request", GUARD, req, |s, x, req| {
             x.guard.as_ref().map(|a| a.call_check_request(s, req))
         })
     }
@@ -605,10 +655,10 @@ impl Lease {
     /// `guard.check-response`.
     pub fn check_response(
         &mut self,
-        req: &types::Request,
+        req: &mut types::Request,
         body: &[u8],
     ) -> Result<types::Verdict, CallError> {
-        self.invoke("check-response", GUARD, |s, x| {
+        self.invoke("check-response", GUARD, req, |s, x, req| {
             x.guard
                 .as_ref()
                 .map(|a| a.call_check_response(s, req, body))
@@ -623,5 +673,81 @@ impl Drop for Lease {
         {
             self.version.give_back(warm);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(pairs: &[(&str, &str)]) -> types::Request {
+        types::Request {
+            model: "m".into(),
+            requested_model: "m".into(),
+            stream: false,
+            client_dialect: "openai".into(),
+            body_dialect: "openai".into(),
+            headers: vec![],
+            body: b"{}".to_vec(),
+            metadata: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    const PAIRS: &[(&str, &str)] = &[
+        ("request-id", "req_1"),
+        ("provider", "oa"),
+        ("provider-dialect", "openai"),
+        ("operation", "chat"),
+        ("model-suffix", "high"),
+    ];
+
+    fn keys(k: &[&str]) -> Vec<String> {
+        k.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_plugin_sees_only_the_metadata_it_reads_and_the_request_keeps_all_of_it() {
+        let all = request(PAIRS).metadata;
+        for (declared, seen) in [
+            (keys(&[]), vec![]),
+            (
+                keys(&["model-suffix", "provider-dialect"]),
+                vec![("provider-dialect", "openai"), ("model-suffix", "high")],
+            ),
+            (
+                keys(&["operation", "no-such-key"]),
+                vec![("operation", "chat")],
+            ),
+        ] {
+            let mut req = request(PAIRS);
+            let hidden = HiddenMetadata::hide(Some(&declared), &mut req);
+            assert!(hidden.is_some());
+            let got: Vec<(&str, &str)> = req
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(got, seen, "declared {declared:?}");
+            HiddenMetadata::restore(hidden, &mut req);
+            assert_eq!(
+                req.metadata, all,
+                "declared {declared:?}: order or values changed"
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_is_set_aside_when_a_plugin_reads_every_pair() {
+        let mut req = request(PAIRS);
+        assert!(HiddenMetadata::hide(None, &mut req).is_none());
+        let every: Vec<String> = PAIRS.iter().map(|(k, _)| (*k).to_owned()).collect();
+        assert!(HiddenMetadata::hide(Some(&every), &mut req).is_none());
+        assert_eq!(req.metadata, request(PAIRS).metadata);
+        // No metadata at all: nothing to hide whatever the plugin declared.
+        let mut bare = request(&[]);
+        assert!(HiddenMetadata::hide(Some(&[]), &mut bare).is_none());
     }
 }

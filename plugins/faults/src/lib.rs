@@ -13,6 +13,7 @@
 //! | `error`       | returns plugin-error 400 `faults_error`                          |
 //! | `stream-trap` | streaming: forwards like `openai`, and the stream mapper traps on the 3rd event; otherwise like `ok` |
 //! | `forward`     | forwards like `openai` (events pass through, `[DONE]` dropped)   |
+//! | `metadata`    | answers locally with the request's metadata as the text: `k=v` pairs in order, joined by `; ` |
 //! | anything else | plugin-error 404 `model_not_found`                               |
 //!
 //! With `{"stamp": "S"}` in its config, every answer's `id` (and every
@@ -83,6 +84,15 @@ impl Adapter for Faults {
             "error" => Err(error::new(400, "faults_error", "faults: deliberate error")),
             "stream-trap" if !req.stream => ok(&req),
             "stream-trap" | "forward" => forward(&req, &target),
+            "metadata" => {
+                let pairs: Vec<String> = req
+                    .metadata
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let text = pairs.join("; ");
+                answer(&req, &text, &text)
+            }
             other => Err(error::model_not_found(other)),
         }
     }
@@ -92,7 +102,6 @@ impl Adapter for Faults {
     }
 }
 
-/// Answers locally with a small valid chat completion (or stream).
 /// `chatcmpl-faults-STAMP` when the config has a `stamp`.
 fn stamped_id() -> Option<String> {
     sluice_sdk::config::get::<serde_json::Value>()
@@ -101,14 +110,20 @@ fn stamped_id() -> Option<String> {
         .map(|s| format!("chatcmpl-faults-{s}"))
 }
 
+/// Answers locally with a small valid chat completion (or stream).
 fn ok(req: &Request) -> Result<Prepared, PluginError> {
+    answer(req, "ok from faults", "ok")
+}
+
+/// Answers locally with `whole` (or, streaming, `streamed` as one delta).
+fn answer(req: &Request, whole: &str, streamed: &str) -> Result<Prepared, PluginError> {
     let id = stamped_id().unwrap_or_else(|| "chatcmpl-faults-ok".to_owned());
     let id = id.as_str();
     let model = req.requested_model.as_str();
     let local = if req.stream {
         let events = [
             ChatChunk::new(id, 0, model, Delta::role("assistant"), None),
-            ChatChunk::new(id, 0, model, Delta::content("ok"), None),
+            ChatChunk::new(id, 0, model, Delta::content(streamed), None),
             ChatChunk::new(id, 0, model, Delta::default(), Some("stop")),
         ]
         .iter()
@@ -120,14 +135,7 @@ fn ok(req: &Request) -> Result<Prepared, PluginError> {
             events,
         }
     } else {
-        let resp = ChatResponse::single(
-            id,
-            0,
-            model,
-            "ok from faults",
-            "stop",
-            Some(Usage::new(1, 4)),
-        );
+        let resp = ChatResponse::single(id, 0, model, whole, "stop", Some(Usage::new(1, 4)));
         LocalResponse {
             status: 200,
             body: json::to_vec(&resp)?,

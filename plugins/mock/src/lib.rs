@@ -19,6 +19,8 @@ struct Mock;
 
 impl Plugin for Mock {
     fn describe() -> PluginInfo {
+        // Its answers depend on the body alone.
+        sluice_sdk::reads_metadata(&[]);
         PluginInfo {
             name: "mock".into(),
             version: env!("CARGO_PKG_VERSION").into(),

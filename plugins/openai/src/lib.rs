@@ -66,6 +66,9 @@ impl Plugin for OpenAi {
         // `map_response`, and its stream events without the mapper below
         // (doing itself what the mapper does: dropping `[DONE]`).
         sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
+        // It forwards the body with the model and auth rewritten: no
+        // metadata is needed.
+        sluice_sdk::reads_metadata(&[]);
         PluginInfo {
             name: "openai".into(),
             version: env!("CARGO_PKG_VERSION").into(),

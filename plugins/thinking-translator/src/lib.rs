@@ -27,6 +27,8 @@ impl Plugin for ThinkingTranslator {
         // Only requests carry reasoning settings: answers and stream events go
         // on without a call into this plugin.
         sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
+        // The target dialect, and a `model(suffix)` budget or effort.
+        sluice_sdk::reads_metadata(&["provider-dialect", "model-suffix"]);
         PluginInfo {
             name: "thinking-translator".into(),
             version: env!("CARGO_PKG_VERSION").into(),

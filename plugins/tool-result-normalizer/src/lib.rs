@@ -16,6 +16,8 @@ impl Plugin for Normalizer {
         // Only requests carry tool results: answers and stream events go on
         // without a call into this plugin.
         sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
+        // Whether hub extensions may stay depends on the provider's dialect.
+        sluice_sdk::reads_metadata(&["provider-dialect"]);
         PluginInfo {
             name: "tool-result-normalizer".into(),
             version: env!("CARGO_PKG_VERSION").into(),

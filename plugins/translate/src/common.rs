@@ -88,13 +88,17 @@ pub fn keeps_extensions(provider_dialect: Option<&str>) -> bool {
     !matches!(provider_dialect, Some(d) if d != dialect::ANTHROPIC && d != dialect::GEMINI)
 }
 
-/// A metadata value of a request.
 /// Whether `needle` occurs anywhere in `body`: a quick test that lets a
 /// transform pass a body it has nothing to do with without parsing it.
 pub fn mentions(body: &[u8], needle: &str) -> bool {
     memchr::memmem::find(body, needle.as_bytes()).is_some()
 }
 
+/// The `metadata` keys [`Ctx::from_request`] reads: what a plugin built on
+/// [`Ctx`] declares with `sluice_sdk::reads_metadata`.
+pub const CTX_METADATA: &[&str] = &["provider-dialect", "operation"];
+
+/// A metadata value of a request.
 pub fn meta<'a>(req: &'a Request, key: &str) -> Option<&'a str> {
     req.metadata
         .iter()
