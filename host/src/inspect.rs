@@ -135,13 +135,26 @@ impl fmt::Display for Report {
                     skipped.join(", ")
                 )?;
             }
-            if let Some(keys) = &i.reads_metadata {
-                let keys = if keys.is_empty() {
+            let none_or = |l: &[String]| {
+                if l.is_empty() {
                     "none".to_string()
                 } else {
-                    keys.join(", ")
-                };
-                writeln!(f, "reads metadata: {keys} (the host sends no other pairs)")?;
+                    l.join(", ")
+                }
+            };
+            if let Some(keys) = &i.reads_metadata {
+                writeln!(
+                    f,
+                    "reads metadata: {} (the host sends no other pairs)",
+                    none_or(keys)
+                )?;
+            }
+            if let Some(names) = &i.reads_headers {
+                writeln!(
+                    f,
+                    "reads headers:  {} (the host sends no other client headers)",
+                    none_or(names)
+                )?;
             }
         }
         writeln!(f, "imports:")?;

@@ -182,6 +182,7 @@ impl Gateway {
                     "dialect": p.info.dialect,
                     "pass_through": p.info.pass_through.names(),
                     "reads_metadata": p.info.reads_metadata,
+                    "reads_headers": p.info.reads_headers,
                     "sha256": p.info.sha256,
                     "origin": p.info.origin,
                     "size": p.info.size,

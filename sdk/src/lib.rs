@@ -26,7 +26,8 @@
 //! * [`error`]: [`PluginError`] constructors ([`error::bad_request`], ...).
 //! * [`log`] and [`config`]: the host's imports (`log`, `get-config`), and
 //!   [`pass_through`], which tells the host which hooks it need not call,
-//!   and [`reads_metadata`], which metadata it need not send.
+//!   and [`reads_metadata`] / [`reads_headers`], which metadata and client
+//!   headers it need not send.
 //! * [`openai`]: building requests for OpenAI-compatible upstreams and passing
 //!   their stream events through.
 //! * [`header`]: a [`Header`] constructor.
@@ -237,6 +238,28 @@ pub fn reads_metadata(keys: &[&str]) {
     }
     #[cfg(not(target_arch = "wasm32"))]
     let _ = keys;
+}
+
+/// Tell the host which client headers (`Request::headers`) this plugin
+/// reads; the host then sends only those (none, for an empty list), as
+/// [`reads_metadata`] does for metadata. Names are compared without regard
+/// to case. Call it from [`Plugin::describe`]; later calls are ignored.
+/// Without it every header a plugin may see is sent.
+///
+/// ```no_run
+/// // in `describe`: this plugin forwards two of the client's headers.
+/// sluice_sdk::reads_headers(&["anthropic-version", "anthropic-beta"]);
+/// ```
+///
+/// A no-op outside WebAssembly.
+pub fn reads_headers(names: &[&str]) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        bindings::base::sluice::plugin::host::reads_headers(&names);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = names;
 }
 
 /// Builds a [`Header`]. The name is lower-cased, as the contract requires.

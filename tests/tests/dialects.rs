@@ -48,7 +48,19 @@ async fn anthropic_to_anthropic_passes_the_body_through_byte_for_byte() {
     let body = format!(
         r#"{{"model": "claude-x", "max_tokens": 1024,  "messages": {messages}, "future_field": {future}}}"#
     );
-    let got = post_anthropic(&gw, "/v1/messages", &body, Some("sk-test")).await;
+    let got = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[
+            ("content-type", "application/json"),
+            ("x-api-key", "sk-test"),
+            ("user-agent", "sdk/1.0"),
+            ("anthropic-version", "2023-06-01"),
+            ("anthropic-beta", "interleaved-thinking-2025-05-14"),
+        ],
+        body,
+    )
+    .await;
     assert_eq!(got.status, 200, "{}", got.text());
     assert_eq!(got.json(), anthropic_message("hi"));
     let r = &an.requests()[0];
@@ -64,6 +76,12 @@ async fn anthropic_to_anthropic_passes_the_body_through_byte_for_byte() {
     assert_eq!(r.json()["model"], "claude-up");
     assert_eq!(r.header("x-api-key"), Some("k2"));
     assert_eq!(r.header("anthropic-version"), Some("2023-06-01"));
+    // The two client headers the `anthropic` adapter declared it reads
+    // reach it and go on upstream.
+    assert_eq!(
+        r.header("anthropic-beta"),
+        Some("interleaved-thinking-2025-05-14")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,12 +345,12 @@ async fn hooks_a_plugin_passes_through_are_not_called() {
     assert!(after["anthropic"].0 - calls["anthropic"].0 > 3);
 }
 
-/// Each plugin gets the `metadata` pairs it declared with `reads-metadata`
-/// (the rest cost a guest allocation per string and are not sent); a plugin
-/// that declared nothing still gets every pair, in order, after stages that
-/// saw only some of them.
+/// Each plugin gets the `metadata` pairs and client headers it declared
+/// with `reads-metadata` / `reads-headers` (the rest cost a guest allocation
+/// per string and are not sent); a plugin that declared nothing still gets
+/// all of them, in order, after stages that saw only some.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plugins_get_the_metadata_they_read_and_later_stages_still_get_all_of_it() {
+async fn plugins_get_the_metadata_and_headers_they_read_and_later_stages_still_get_all_of_it() {
     let yaml = r#"
 api-keys: ["sk-test"]
 plugins: { dir: "{plugins}", cache-dir: "{cache}" }
@@ -357,39 +375,58 @@ providers:
         .map(|p| {
             (
                 p["name"].as_str().unwrap().to_owned(),
-                p["reads_metadata"].clone(),
+                json!([p["reads_metadata"], p["reads_headers"]]),
             )
         })
         .collect();
-    assert_eq!(declared["openai"], json!([]));
-    assert_eq!(declared["mock"], json!([]));
+    assert_eq!(declared["openai"], json!([[], []]));
+    assert_eq!(declared["mock"], json!([[], []]));
     assert_eq!(
         declared["anthropic"],
-        json!(["provider-dialect", "operation"])
+        json!([
+            ["provider-dialect", "operation"],
+            ["anthropic-version", "anthropic-beta"]
+        ])
     );
-    assert_eq!(declared["gemini"], json!(["provider-dialect", "operation"]));
+    assert_eq!(
+        declared["gemini"],
+        json!([["provider-dialect", "operation"], []])
+    );
     assert_eq!(
         declared["tool-result-normalizer"],
-        json!(["provider-dialect"])
+        json!([["provider-dialect"], []])
     );
     assert_eq!(
         declared["thinking-translator"],
-        json!(["provider-dialect", "model-suffix"])
+        json!([["provider-dialect", "model-suffix"], []])
     );
     assert_eq!(
         declared["faults"],
-        Value::Null,
-        "faults declares nothing: every pair"
+        json!([null, null]),
+        "faults declares nothing: it is sent everything"
     );
 
     // An Anthropic client (the `anthropic` decoder and both transforms run
-    // first, each seeing only its keys) to the `faults` provider, which
-    // answers with every pair it got.
+    // first, each seeing only what it reads) to the `faults` provider, which
+    // answers with every pair and header it got.
     for stream in [false, true] {
         let body = json!({"model": "meta-x(high)", "max_tokens": 64, "stream": stream,
             "messages": [{"role": "user", "content": "Hi"}]})
         .to_string();
-        let got = post_anthropic(&gw, "/v1/messages", &body, Some("sk-test")).await;
+        let got = send(
+            "POST",
+            &gw.url("/v1/messages"),
+            &[
+                ("content-type", "application/json"),
+                ("x-api-key", "sk-test"),
+                ("user-agent", "sdk/1.0"),
+                ("anthropic-version", "2023-06-01"),
+                ("anthropic-beta", "tools-2024"),
+                ("x-trace", "t1"),
+            ],
+            body,
+        )
+        .await;
         assert_eq!(got.status, 200, "{}", got.text());
         let text = if stream {
             got.sse_data()
@@ -403,7 +440,10 @@ providers:
                 .unwrap()
                 .to_owned()
         };
-        let pairs: Vec<&str> = text.split("; ").collect();
+        let (pairs, headers) = text
+            .split_once(" | ")
+            .unwrap_or_else(|| panic!("stream={stream}: {text}"));
+        let pairs: Vec<&str> = pairs.split("; ").collect();
         assert_eq!(pairs.len(), 5, "stream={stream}: {text}");
         assert!(
             pairs[0].starts_with("request-id=req_"),
@@ -418,6 +458,14 @@ providers:
                 "model-suffix=high"
             ],
             "stream={stream}: {text}"
+        );
+        // The client's headers a plugin may see, in the order sent (the
+        // credential and content-type are never sent to plugins).
+        assert_eq!(
+            headers,
+            "user-agent: sdk/1.0; anthropic-version: 2023-06-01; \
+             anthropic-beta: tools-2024; x-trace: t1",
+            "stream={stream}"
         );
     }
 }

@@ -61,8 +61,9 @@ function rewriteJson(value) {
 
 export const plugin = {
   describe() {
-    // It reads no request metadata: the host sends none.
+    // It reads no request metadata and no client header: the host sends none.
     host.readsMetadata([]);
+    host.readsHeaders([]);
     return {
       name: NAME,
       version: VERSION,

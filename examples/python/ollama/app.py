@@ -78,8 +78,9 @@ def parse_body(req):
 class Plugin(exports.Plugin):
     def describe(self) -> types.PluginInfo:
         # Of the request's metadata only `request-id` is read (for the
-        # answer's id): the host sends no other pairs.
+        # answer's id), and no client header: the host sends nothing else.
         host.reads_metadata(["request-id"])
+        host.reads_headers([])
         return types.PluginInfo(
             name="ollama-native",
             version=VERSION,

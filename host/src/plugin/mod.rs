@@ -13,6 +13,7 @@
 
 pub mod bindings;
 pub mod engine;
+mod narrow;
 mod noblock;
 pub mod registry;
 pub mod state;
@@ -106,6 +107,9 @@ pub struct PluginInfo {
     /// The `metadata` keys the plugin declared it reads (`reads-metadata`);
     /// only those pairs are sent to it. `None`: every pair.
     pub reads_metadata: Option<Vec<String>>,
+    /// The client headers the plugin declared it reads (`reads-headers`);
+    /// only those are sent to it. `None`: every header a plugin may see.
+    pub reads_headers: Option<Vec<String>>,
     /// `builtin:NAME` or the file path it was loaded from.
     pub origin: String,
     pub sha256: String,

@@ -28,6 +28,8 @@ pub struct StoreState {
     /// What the plugin declared with `reads-metadata` (read after
     /// `describe`); `None`: every pair.
     pub reads_metadata: Option<Vec<String>>,
+    /// What the plugin declared with `reads-headers`; `None`: every header.
+    pub reads_headers: Option<Vec<String>>,
 }
 
 impl StoreState {
@@ -47,6 +49,7 @@ impl StoreState {
             shared,
             pass_through: host::Hooks::empty(),
             reads_metadata: None,
+            reads_headers: None,
         }
     }
 }
@@ -137,6 +140,10 @@ impl host::Host for StoreState {
 
     fn reads_metadata(&mut self, keys: Vec<String>) {
         self.reads_metadata = Some(keys);
+    }
+
+    fn reads_headers(&mut self, names: Vec<String>) {
+        self.reads_headers = Some(names);
     }
 }
 

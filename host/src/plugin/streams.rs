@@ -31,8 +31,9 @@ use wasmtime::component::ResourceAny;
 
 use super::CallError;
 use super::bindings::types;
+use super::narrow::Narrowed;
 use super::state::StoreState;
-use super::version::{Exports, HiddenMetadata, PluginVersion, StreamStage, Warm, call, settle};
+use super::version::{Exports, PluginVersion, StreamStage, Warm, call, settle};
 use crate::config::InstanceMode;
 
 /// One instance holding the per-stream resources of up to
@@ -74,7 +75,7 @@ impl PluginVersion {
             stage,
         };
         let (what, iface) = stage.names();
-        let hidden = HiddenMetadata::hide(self.info.reads_metadata.as_deref(), req);
+        let narrowed = Narrowed::narrow(&self.info, req);
         let handle = slot.invoke(what, iface, |s, x| {
             let r = match stage {
                 StreamStage::Adapter => x
@@ -96,7 +97,7 @@ impl PluginVersion {
             };
             r.map(|r| r.map(Ok))
         });
-        HiddenMetadata::restore(hidden, req);
+        narrowed.restore(req);
         slot.handle = Some(handle?);
         Ok(slot)
     }

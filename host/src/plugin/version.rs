@@ -23,6 +23,7 @@ use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::{adapter, describe_iface, dialect, guard, ingress, transformer, types};
 use super::engine::PluginEngine;
+use super::narrow::Narrowed;
 use super::state::{StoreShared, StoreState};
 use super::{CallError, Kind, PassThrough, PluginError, PluginInfo, StreamFormat};
 use crate::config::{InstanceMode, PluginSettings};
@@ -172,6 +173,7 @@ pub fn load(
             stream_format: StreamFormat::Sse,
             pass_through: Default::default(),
             reads_metadata: None,
+            reads_headers: None,
             origin: origin.to_string(),
             sha256: compiled.sha256,
             size: bytes.len(),
@@ -237,6 +239,7 @@ pub fn load(
     version.info.pass_through =
         PassThrough::for_kind(kind, hub_stream, warm.store.data().pass_through);
     version.info.reads_metadata = warm.store.data().reads_metadata.clone();
+    version.info.reads_headers = warm.store.data().reads_headers.clone();
     version.deadline_ticks = PluginEngine::ticks(settings.deadline);
     version.shared = Arc::new(StoreShared {
         label: format!("{}@{}", described.name, described.version),
@@ -339,48 +342,6 @@ pub(super) fn settle<R>(
             code: e.code,
             message: e.message,
         }),
-    }
-}
-
-/// The `metadata` pairs of a request that a plugin did not declare it reads
-/// (`reads-metadata`), set aside for one call: each pair sent costs the
-/// call two strings allocated in the guest.
-pub(super) struct HiddenMetadata {
-    /// Every pair, with the empty places of those lent to the call.
-    all: Vec<(String, String)>,
-    /// Where in `all` each pair lent to the call came from.
-    lent: Vec<usize>,
-}
-
-impl HiddenMetadata {
-    /// Leave in `req` only the pairs with one of `keys` (`None`: every
-    /// pair). `None` when that is all of them (nothing to put back).
-    pub(super) fn hide(keys: Option<&[String]>, req: &mut types::Request) -> Option<Self> {
-        let keys = keys?;
-        let reads = |k: &String| keys.iter().any(|w| w == k);
-        if req.metadata.iter().all(|(k, _)| reads(k)) {
-            return None;
-        }
-        let mut all = std::mem::take(&mut req.metadata);
-        let mut lent = Vec::new();
-        for (i, (k, v)) in all.iter_mut().enumerate() {
-            if reads(k) {
-                lent.push(i);
-                req.metadata.push((std::mem::take(k), std::mem::take(v)));
-            }
-        }
-        Some(HiddenMetadata { all, lent })
-    }
-
-    /// Put every pair back where it was.
-    pub(super) fn restore(this: Option<Self>, req: &mut types::Request) {
-        let Some(HiddenMetadata { mut all, lent }) = this else {
-            return;
-        };
-        for (i, pair) in lent.into_iter().zip(req.metadata.drain(..)) {
-            all[i] = pair;
-        }
-        req.metadata = all;
     }
 }
 
@@ -560,8 +521,8 @@ impl Lease {
 
     /// Call an export that takes `req` and returns `result<R,
     /// plugin-error>`; `None` from `f` means the plugin does not export the
-    /// interface `iface`. `req` carries only the metadata the plugin reads
-    /// during the call, and all of it again after.
+    /// interface `iface`. `req` carries only the metadata and headers the
+    /// plugin reads during the call ([`Narrowed`]), and all of them after.
     fn invoke<R>(
         &mut self,
         what: &'static str,
@@ -573,9 +534,9 @@ impl Lease {
             &types::Request,
         ) -> Option<wasmtime::Result<Result<R, types::PluginError>>>,
     ) -> Result<R, CallError> {
-        let hidden = HiddenMetadata::hide(self.version.info.reads_metadata.as_deref(), req);
+        let narrowed = Narrowed::narrow(&self.version.info, req);
         let r = self.run(what, |s, x| f(s, x, &*req).transpose());
-        HiddenMetadata::restore(hidden, req);
+        narrowed.restore(req);
         settle(&self.version, iface, r?)
     }
 
@@ -673,81 +634,5 @@ impl Drop for Lease {
         {
             self.version.give_back(warm);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(pairs: &[(&str, &str)]) -> types::Request {
-        types::Request {
-            model: "m".into(),
-            requested_model: "m".into(),
-            stream: false,
-            client_dialect: "openai".into(),
-            body_dialect: "openai".into(),
-            headers: vec![],
-            body: b"{}".to_vec(),
-            metadata: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        }
-    }
-
-    const PAIRS: &[(&str, &str)] = &[
-        ("request-id", "req_1"),
-        ("provider", "oa"),
-        ("provider-dialect", "openai"),
-        ("operation", "chat"),
-        ("model-suffix", "high"),
-    ];
-
-    fn keys(k: &[&str]) -> Vec<String> {
-        k.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    #[test]
-    fn a_plugin_sees_only_the_metadata_it_reads_and_the_request_keeps_all_of_it() {
-        let all = request(PAIRS).metadata;
-        for (declared, seen) in [
-            (keys(&[]), vec![]),
-            (
-                keys(&["model-suffix", "provider-dialect"]),
-                vec![("provider-dialect", "openai"), ("model-suffix", "high")],
-            ),
-            (
-                keys(&["operation", "no-such-key"]),
-                vec![("operation", "chat")],
-            ),
-        ] {
-            let mut req = request(PAIRS);
-            let hidden = HiddenMetadata::hide(Some(&declared), &mut req);
-            assert!(hidden.is_some());
-            let got: Vec<(&str, &str)> = req
-                .metadata
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            assert_eq!(got, seen, "declared {declared:?}");
-            HiddenMetadata::restore(hidden, &mut req);
-            assert_eq!(
-                req.metadata, all,
-                "declared {declared:?}: order or values changed"
-            );
-        }
-    }
-
-    #[test]
-    fn nothing_is_set_aside_when_a_plugin_reads_every_pair() {
-        let mut req = request(PAIRS);
-        assert!(HiddenMetadata::hide(None, &mut req).is_none());
-        let every: Vec<String> = PAIRS.iter().map(|(k, _)| (*k).to_owned()).collect();
-        assert!(HiddenMetadata::hide(Some(&every), &mut req).is_none());
-        assert_eq!(req.metadata, request(PAIRS).metadata);
-        // No metadata at all: nothing to hide whatever the plugin declared.
-        let mut bare = request(&[]);
-        assert!(HiddenMetadata::hide(Some(&[]), &mut bare).is_none());
     }
 }

@@ -29,6 +29,7 @@ fn plugin_config() -> Result<anthropic::Config, PluginError> {
 impl Plugin for Anthropic {
     fn describe() -> PluginInfo {
         sluice_sdk::reads_metadata(translate::common::CTX_METADATA);
+        sluice_sdk::reads_headers(translate::anthropic::CLIENT_HEADERS);
         PluginInfo {
             name: "anthropic".into(),
             version: env!("CARGO_PKG_VERSION").into(),

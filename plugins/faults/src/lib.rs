@@ -13,7 +13,7 @@
 //! | `error`       | returns plugin-error 400 `faults_error`                          |
 //! | `stream-trap` | streaming: forwards like `openai`, and the stream mapper traps on the 3rd event; otherwise like `ok` |
 //! | `forward`     | forwards like `openai` (events pass through, `[DONE]` dropped)   |
-//! | `metadata`    | answers locally with the request's metadata as the text: `k=v` pairs in order, joined by `; ` |
+//! | `metadata`    | answers locally with the request's metadata and headers as the text: `k=v` pairs in order, joined by `; `, then ` | ` and the headers as `name: value`, joined by `; ` |
 //! | anything else | plugin-error 404 `model_not_found`                               |
 //!
 //! With `{"stamp": "S"}` in its config, every answer's `id` (and every
@@ -90,7 +90,12 @@ impl Adapter for Faults {
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect();
-                let text = pairs.join("; ");
+                let headers: Vec<String> = req
+                    .headers
+                    .iter()
+                    .map(|h| format!("{}: {}", h.name, h.value))
+                    .collect();
+                let text = format!("{} | {}", pairs.join("; "), headers.join("; "));
                 answer(&req, &text, &text)
             }
             other => Err(error::model_not_found(other)),

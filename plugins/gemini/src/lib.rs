@@ -18,6 +18,7 @@ struct Gemini;
 impl Plugin for Gemini {
     fn describe() -> PluginInfo {
         sluice_sdk::reads_metadata(translate::common::CTX_METADATA);
+        sluice_sdk::reads_headers(&[]);
         PluginInfo {
             name: "gemini".into(),
             version: env!("CARGO_PKG_VERSION").into(),

@@ -21,6 +21,7 @@ impl Plugin for Mock {
     fn describe() -> PluginInfo {
         // Its answers depend on the body alone.
         sluice_sdk::reads_metadata(&[]);
+        sluice_sdk::reads_headers(&[]);
         PluginInfo {
             name: "mock".into(),
             version: env!("CARGO_PKG_VERSION").into(),

@@ -67,8 +67,9 @@ impl Plugin for OpenAi {
         // (doing itself what the mapper does: dropping `[DONE]`).
         sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
         // It forwards the body with the model and auth rewritten: no
-        // metadata is needed.
+        // metadata or client header is needed.
         sluice_sdk::reads_metadata(&[]);
+        sluice_sdk::reads_headers(&[]);
         PluginInfo {
             name: "openai".into(),
             version: env!("CARGO_PKG_VERSION").into(),

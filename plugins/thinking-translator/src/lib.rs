@@ -29,6 +29,7 @@ impl Plugin for ThinkingTranslator {
         sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
         // The target dialect, and a `model(suffix)` budget or effort.
         sluice_sdk::reads_metadata(&["provider-dialect", "model-suffix"]);
+        sluice_sdk::reads_headers(&[]);
         PluginInfo {
             name: "thinking-translator".into(),
             version: env!("CARGO_PKG_VERSION").into(),

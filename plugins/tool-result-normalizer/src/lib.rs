@@ -18,6 +18,7 @@ impl Plugin for Normalizer {
         sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);
         // Whether hub extensions may stay depends on the provider's dialect.
         sluice_sdk::reads_metadata(&["provider-dialect"]);
+        sluice_sdk::reads_headers(&[]);
         PluginInfo {
             name: "tool-result-normalizer".into(),
             version: env!("CARGO_PKG_VERSION").into(),

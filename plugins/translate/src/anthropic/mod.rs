@@ -21,6 +21,10 @@ use crate::dialect::{ANTHROPIC, OPENAI};
 /// The `anthropic-version` sent when the client sent none.
 pub const DEFAULT_VERSION: &str = "2023-06-01";
 
+/// The client headers the adapter passes on to an Anthropic upstream: what
+/// the `anthropic` plugin declares with `sluice_sdk::reads_headers`.
+pub const CLIENT_HEADERS: &[&str] = &["anthropic-version", "anthropic-beta"];
+
 /// The `anthropic` plugin's config.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -135,6 +139,7 @@ pub fn prepare(
     if !target.api_key.is_empty() {
         headers.push(header("x-api-key", target.api_key.clone()));
     }
+    // The client headers read here are those in `CLIENT_HEADERS`.
     headers.push(header(
         "anthropic-version",
         common::header(req, "anthropic-version").unwrap_or(DEFAULT_VERSION),
