@@ -35,6 +35,17 @@ async fn post_anthropic(gw: &TestGateway, path: &str, body: &str, key: Option<&s
     send("POST", &gw.url(path), &h, body.to_string()).await
 }
 
+/// `POST /v1/messages` with the key `sk-test` and the client headers
+/// `headers`, in that order.
+async fn post_messages_with(gw: &TestGateway, body: String, headers: &[(&str, &str)]) -> Got {
+    let mut h = vec![
+        ("content-type", "application/json"),
+        ("x-api-key", "sk-test"),
+    ];
+    h.extend_from_slice(headers);
+    send("POST", &gw.url("/v1/messages"), &h, body).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anthropic_to_anthropic_passes_the_body_through_byte_for_byte() {
     let oa = MockUpstream::start(|_| Reply::json(200, json!({}))).await;
@@ -48,17 +59,14 @@ async fn anthropic_to_anthropic_passes_the_body_through_byte_for_byte() {
     let body = format!(
         r#"{{"model": "claude-x", "max_tokens": 1024,  "messages": {messages}, "future_field": {future}}}"#
     );
-    let got = send(
-        "POST",
-        &gw.url("/v1/messages"),
+    let got = post_messages_with(
+        &gw,
+        body,
         &[
-            ("content-type", "application/json"),
-            ("x-api-key", "sk-test"),
             ("user-agent", "sdk/1.0"),
             ("anthropic-version", "2023-06-01"),
             ("anthropic-beta", "interleaved-thinking-2025-05-14"),
         ],
-        body,
     )
     .await;
     assert_eq!(got.status, 200, "{}", got.text());
@@ -226,8 +234,9 @@ async fn a_gemini_client_is_served_by_an_openai_provider() {
     assert!(!got.text().contains("[DONE]"));
 }
 
-/// The `calls` counter of each plugin, from the management API.
-async fn plugin_calls(gw: &TestGateway) -> std::collections::HashMap<String, (u64, Value)> {
+/// Each plugin's entry in the management API, by name (the gateway's
+/// management key is `mgmt`).
+async fn plugin_listing(gw: &TestGateway) -> std::collections::HashMap<String, Value> {
     let got = send(
         "GET",
         &gw.url("/v0/management/plugins"),
@@ -240,9 +249,18 @@ async fn plugin_calls(gw: &TestGateway) -> std::collections::HashMap<String, (u6
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| {
+        .map(|p| (p["name"].as_str().unwrap().to_string(), p.clone()))
+        .collect()
+}
+
+/// The `calls` counter and `pass_through` of each plugin.
+async fn plugin_calls(gw: &TestGateway) -> std::collections::HashMap<String, (u64, Value)> {
+    plugin_listing(gw)
+        .await
+        .into_iter()
+        .map(|(name, p)| {
             (
-                p["name"].as_str().unwrap().to_string(),
+                name,
                 (p["calls"].as_u64().unwrap(), p["pass_through"].clone()),
             )
         })
@@ -360,24 +378,10 @@ providers:
 "#;
     let gw = TestGateway::start(yaml, &["faults"]).await;
 
-    let got = send(
-        "GET",
-        &gw.url("/v0/management/plugins"),
-        &[("authorization", "Bearer mgmt")],
-        Bytes::new(),
-    )
-    .await;
-    assert_eq!(got.status, 200, "{}", got.text());
-    let declared: std::collections::HashMap<String, Value> = got.json()["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_owned(),
-                json!([p["reads_metadata"], p["reads_headers"]]),
-            )
-        })
+    let declared: std::collections::HashMap<String, Value> = plugin_listing(&gw)
+        .await
+        .into_iter()
+        .map(|(name, p)| (name, json!([p["reads_metadata"], p["reads_headers"]])))
         .collect();
     assert_eq!(declared["openai"], json!([[], []]));
     assert_eq!(declared["mock"], json!([[], []]));
@@ -413,18 +417,15 @@ providers:
         let body = json!({"model": "meta-x(high)", "max_tokens": 64, "stream": stream,
             "messages": [{"role": "user", "content": "Hi"}]})
         .to_string();
-        let got = send(
-            "POST",
-            &gw.url("/v1/messages"),
+        let got = post_messages_with(
+            &gw,
+            body,
             &[
-                ("content-type", "application/json"),
-                ("x-api-key", "sk-test"),
                 ("user-agent", "sdk/1.0"),
                 ("anthropic-version", "2023-06-01"),
                 ("anthropic-beta", "tools-2024"),
                 ("x-trace", "t1"),
             ],
-            body,
         )
         .await;
         assert_eq!(got.status, 200, "{}", got.text());

@@ -23,6 +23,13 @@ export const plugin = {
     // A transform that leaves answers or streams alone can say so, and the
     // host skips those calls, e.g.
     // host.passThrough({ response: true, stream: true });
+
+    // This plugin reads none of a request's metadata and client headers, so
+    // the host copies neither into every call (docs/plugins.md, "Metadata
+    // and headers a plugin reads"). Name the keys and headers here once the
+    // plugin reads some.
+    host.readsMetadata([]);
+    host.readsHeaders([]);
     return {
       name: NAME,
       version: VERSION,

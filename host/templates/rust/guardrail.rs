@@ -39,6 +39,12 @@ struct @TYPE@;
 
 impl Plugin for @TYPE@ {
     fn describe() -> PluginInfo {
+        // This plugin reads none of a request's metadata and client headers,
+        // so the host copies neither into every call (docs/plugins.md,
+        // "Metadata and headers a plugin reads"). Name the keys and headers
+        // here once the plugin reads some.
+        sluice_sdk::reads_metadata(&[]);
+        sluice_sdk::reads_headers(&[]);
         PluginInfo {
             name: NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),

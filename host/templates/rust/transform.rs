@@ -30,6 +30,13 @@ impl Plugin for @TYPE@ {
         // the host skips those calls, e.g.
         // `sluice_sdk::pass_through(Hooks::RESPONSE | Hooks::STREAM);`
         // (docs/plugins.md, "Hooks a plugin leaves alone").
+
+        // This plugin reads none of a request's metadata and client headers,
+        // so the host copies neither into every call (docs/plugins.md,
+        // "Metadata and headers a plugin reads"). Name the keys and headers
+        // here once the plugin reads some.
+        sluice_sdk::reads_metadata(&[]);
+        sluice_sdk::reads_headers(&[]);
         PluginInfo {
             name: NAME.into(),
             version: env!("CARGO_PKG_VERSION").into(),

@@ -26,6 +26,13 @@ class Plugin(exports.Plugin):
         # A transform that leaves answers or streams alone can say so, and
         # the host skips those calls, e.g.
         # host.pass_through(host.Hooks.RESPONSE | host.Hooks.STREAM)
+
+        # This plugin reads none of a request's metadata and client headers,
+        # so the host copies neither into every call (docs/plugins.md,
+        # "Metadata and headers a plugin reads"). Name the keys and headers
+        # here once the plugin reads some.
+        host.reads_metadata([])
+        host.reads_headers([])
         return types.PluginInfo(
             name="@NAME@",
             version=VERSION,
