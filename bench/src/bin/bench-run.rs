@@ -1639,8 +1639,7 @@ fn instructions(cx: &mut Ctx, kinds: &[Kind]) -> Result<Value, String> {
 }
 
 /// Why the Python configuration is not counted on a CPU with AVX-512.
-const VALGRIND_RECOMPILES_PYTHON: &str = "not measured on this CPU: valgrind does not emulate its \
-    AVX-512, so wasmtime would compile the 18 MB Python component again for valgrind's CPU, \
+const VALGRIND_RECOMPILES_PYTHON: &str = "valgrind does not emulate this CPU's AVX-512, so wasmtime would compile the 18 MB Python component again for valgrind's CPU, \
     under valgrind (over 15 minutes), instead of using the compiled-plugin cache";
 
 /// Whether this CPU has AVX-512, which valgrind does not emulate.

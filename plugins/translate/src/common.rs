@@ -496,6 +496,22 @@ pub fn hub_error_chunk(message: &str, kind: &str, code: Option<Value>) -> Event 
     data_event(json!({ "error": err }).to_string())
 }
 
+/// One stream event parsed as `T`. Nearly every event is a plain chunk,
+/// parsed straight into its type; an event with a top-level `error` (read
+/// through `extra`), or text that is not a `T`, goes to `other`, the
+/// stream's general path, which returns `None` when it wrote the event
+/// itself.
+pub fn plain_chunk_or<T: serde::de::DeserializeOwned>(
+    data: &str,
+    extra: impl FnOnce(&T) -> &Map<String, Value>,
+    other: impl FnOnce(&str) -> Result<Option<T>, PluginError>,
+) -> Result<Option<T>, PluginError> {
+    match serde_json::from_str::<T>(data) {
+        Ok(chunk) if !extra(&chunk).contains_key("error") => Ok(Some(chunk)),
+        _ => other(data),
+    }
+}
+
 /// The `error` object of a hub error chunk, if `v` is one.
 pub fn hub_error(v: &Value) -> Option<&Map<String, Value>> {
     v.get("error")?.as_object()

@@ -544,15 +544,13 @@ impl HubToAnthropic {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        // Nearly every event is a chunk, parsed straight into its type; an
-        // error chunk (a top-level `error`), or text that is not a chunk,
-        // takes the general path.
-        let chunk = match serde_json::from_str::<ChatChunk>(data) {
-            Ok(chunk) if !chunk.extra.contains_key("error") => chunk,
-            _ => match self.push_other(data, &mut out)? {
-                Some(chunk) => chunk,
-                None => return Ok(out),
-            },
+        let Some(chunk) = common::plain_chunk_or(
+            data,
+            |c: &ChatChunk| &c.extra,
+            |d| self.push_other(d, &mut out),
+        )?
+        else {
+            return Ok(out);
         };
         self.start(&chunk.id, &chunk.model, &mut out);
         if let Some(u) = chunk.usage {

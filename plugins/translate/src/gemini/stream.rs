@@ -114,15 +114,13 @@ impl GeminiToHub {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        // Nearly every event is a response chunk, parsed straight into its
-        // type; an error (a top-level `error`), or text that is not a
-        // chunk, takes the general path.
-        let resp = match serde_json::from_str::<GenerateContentResponse>(data) {
-            Ok(resp) if !resp.extra.contains_key("error") => resp,
-            _ => match self.push_other(data, &mut out)? {
-                Some(resp) => resp,
-                None => return Ok(out),
-            },
+        let Some(resp) = common::plain_chunk_or(
+            data,
+            |r: &GenerateContentResponse| &r.extra,
+            |d| self.push_other(d, &mut out),
+        )?
+        else {
+            return Ok(out);
         };
         if self.id.is_empty() {
             self.id = resp.response_id.clone().unwrap_or_else(|| {
@@ -349,16 +347,14 @@ impl HubToGemini {
         if data.is_empty() || data == "[DONE]" || self.errored || self.done {
             return Ok(Vec::new());
         }
-        // Nearly every event is a chunk, parsed straight into its type; an
-        // error chunk (a top-level `error`), or text that is not a chunk,
-        // takes the general path.
         let mut out = Vec::new();
-        let chunk = match serde_json::from_str::<ChatChunk>(data) {
-            Ok(chunk) if !chunk.extra.contains_key("error") => chunk,
-            _ => match self.push_other(data, &mut out)? {
-                Some(chunk) => chunk,
-                None => return Ok(out),
-            },
+        let Some(chunk) = common::plain_chunk_or(
+            data,
+            |c: &ChatChunk| &c.extra,
+            |d| self.push_other(d, &mut out),
+        )?
+        else {
+            return Ok(out);
         };
         if self.id.is_empty() {
             self.id = chunk.id.clone();
