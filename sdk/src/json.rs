@@ -27,6 +27,8 @@ use serde_json::value::RawValue;
 use crate::PluginError;
 use crate::error::{bad_request, bad_upstream, internal};
 
+mod scan;
+
 /// Parses a client request body (JSON bytes) into `T`.
 ///
 /// Fails with 400 `invalid_request` and a message naming what was wrong,
@@ -417,25 +419,7 @@ fn string_end(b: &[u8], start: usize) -> Option<usize> {
 fn value_end(b: &[u8], start: usize) -> Option<usize> {
     match *b.get(start)? {
         b'"' => string_end(b, start).map(|e| e + 1),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut i = start;
-            while i < b.len() {
-                match b[i] {
-                    b'"' => i = string_end(b, i)?,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            None
-        }
+        b'{' | b'[' => scan::container_end(b, start),
         _ => {
             let len = b[start..]
                 .iter()
