@@ -61,6 +61,47 @@ pub struct Snapshot {
     pub registry: Registry,
     pub routes: Routes,
     pub auth: Auth,
+    /// Whether any transform or guardrail reads metadata, client headers.
+    stages_read: Reads,
+}
+
+impl Snapshot {
+    fn new(config: Config, registry: Registry) -> Snapshot {
+        let mut stages_read = Reads::default();
+        for name in config.transforms.iter().chain(&config.guardrails) {
+            // The version kept for roll-back serves if the current one is
+            // taken out of service, within this snapshot.
+            for version in registry.versions(name) {
+                stages_read = stages_read.or(&version.info);
+            }
+        }
+        Snapshot {
+            routes: Routes::new(&config),
+            auth: Auth::new(&config.api_keys),
+            config: Arc::new(config),
+            registry,
+            stages_read,
+        }
+    }
+}
+
+/// Whether the plugins on a request's path read any metadata, any client
+/// header. A request whose plugins all declared they read none is built
+/// without them: no pairs and headers made only to be held back from
+/// every call.
+#[derive(Debug, Default, Clone, Copy)]
+struct Reads {
+    metadata: bool,
+    headers: bool,
+}
+
+impl Reads {
+    fn or(self, info: &crate::plugin::PluginInfo) -> Reads {
+        Reads {
+            metadata: self.metadata || info.reads_any_metadata(),
+            headers: self.headers || info.reads_any_header(),
+        }
+    }
 }
 
 /// A plugin that failed to load, and why.
@@ -122,12 +163,7 @@ impl Gateway {
             return Err(StartError { problems });
         }
         let upstream = Upstream::new(&config.timeouts);
-        let snapshot = Snapshot {
-            routes: Routes::new(&config),
-            auth: Auth::new(&config.api_keys),
-            config: Arc::new(config),
-            registry,
-        };
+        let snapshot = Snapshot::new(config, registry);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -160,12 +196,7 @@ impl Gateway {
     /// Make a new config and plugin set live. Requests already running keep
     /// the snapshot they hold.
     pub(crate) fn install(&self, config: Config, registry: Registry) {
-        self.live.store(Arc::new(Snapshot {
-            routes: Routes::new(&config),
-            auth: Auth::new(&config.api_keys),
-            config: Arc::new(config),
-            registry,
-        }));
+        self.live.store(Arc::new(Snapshot::new(config, registry)));
     }
 
     pub(crate) fn record_reload(&self, report: crate::reload::ReloadReport) {
@@ -350,7 +381,7 @@ impl Gateway {
                 }
             }
         })?;
-        let provider_dialect = plugin.info.dialect.clone();
+        let provider_dialect = plugin.info.dialect.as_str();
         let passthrough = provider_dialect == client.as_str();
 
         if ingress.operation == Operation::CountTokens && provider_dialect != "anthropic" {
@@ -360,29 +391,6 @@ impl Gateway {
                     .unwrap_or_default(),
             ));
         }
-
-        let mut metadata = vec![
-            ("request-id".to_string(), request_id.to_string()),
-            ("provider".to_string(), provider.name.clone()),
-            ("provider-dialect".to_string(), provider_dialect.clone()),
-            (
-                "operation".to_string(),
-                ingress.operation.as_str().to_string(),
-            ),
-        ];
-        if let Some(s) = suffix {
-            metadata.push(("model-suffix".to_string(), s));
-        }
-        let mut req = types::Request {
-            model: route.upstream_model.to_string(),
-            requested_model: model,
-            stream,
-            client_dialect: client.as_str().to_string(),
-            body_dialect: client.as_str().to_string(),
-            headers: plugin_headers(&parts.headers),
-            body: body.to_vec(),
-            metadata,
-        };
 
         // Ingress: the client's dialect → the hub, unless passing through.
         let decoder = if client != Dialect::OpenAi && !passthrough {
@@ -395,13 +403,53 @@ impl Gateway {
                     client.as_str()
                 ))
             })?;
-            let mut lease = ing.lease()?;
-            req.body = lease.decode_request(&mut req)?;
-            req.body_dialect = "openai".into();
             Some(ing.clone())
         } else {
             None
         };
+        let mut reads = if transforms.is_empty() && guardrails.is_empty() {
+            Reads::default()
+        } else {
+            snap.stages_read
+        }
+        .or(&plugin.info);
+        if let Some(d) = &decoder {
+            reads = reads.or(&d.info);
+        }
+        let mut metadata = Vec::new();
+        if reads.metadata {
+            metadata = vec![
+                ("request-id".to_string(), request_id.to_string()),
+                ("provider".to_string(), provider.name.clone()),
+                ("provider-dialect".to_string(), provider_dialect.to_string()),
+                (
+                    "operation".to_string(),
+                    ingress.operation.as_str().to_string(),
+                ),
+            ];
+            if let Some(s) = suffix {
+                metadata.push(("model-suffix".to_string(), s));
+            }
+        }
+        let mut req = types::Request {
+            model: route.upstream_model.to_string(),
+            requested_model: model,
+            stream,
+            client_dialect: client.as_str().to_string(),
+            body_dialect: client.as_str().to_string(),
+            headers: if reads.headers {
+                plugin_headers(&parts.headers)
+            } else {
+                Vec::new()
+            },
+            body: body.to_vec(),
+            metadata,
+        };
+        if let Some(ing) = &decoder {
+            let mut lease = ing.lease()?;
+            req.body = lease.decode_request(&mut req)?;
+            req.body_dialect = "openai".into();
+        }
 
         // Transforms, then guardrails, on the request.
         for name in transforms {

@@ -116,6 +116,18 @@ pub struct PluginInfo {
     pub size: usize,
 }
 
+impl PluginInfo {
+    /// Whether it is sent any metadata pair (it declared none, or some).
+    pub fn reads_any_metadata(&self) -> bool {
+        self.reads_metadata.as_ref().is_none_or(|k| !k.is_empty())
+    }
+
+    /// Whether it is sent any client header (it declared none, or some).
+    pub fn reads_any_header(&self) -> bool {
+        self.reads_headers.as_ref().is_none_or(|n| !n.is_empty())
+    }
+}
+
 /// Errors loading a plugin (before it goes live).
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {

@@ -42,6 +42,15 @@ impl Registry {
         self.previous.get(name).filter(|p| !p.is_disabled())
     }
 
+    /// Every version that may serve `name`: the current one and the one
+    /// kept for roll-back.
+    pub fn versions(&self, name: &str) -> impl Iterator<Item = &Arc<PluginVersion>> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .chain(self.previous.get(name))
+    }
+
     /// Whether `name` is loaded but out of service (repeated traps, nothing
     /// to roll back to).
     pub fn is_out_of_service(&self, name: &str) -> bool {
