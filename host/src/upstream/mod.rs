@@ -1,15 +1,16 @@
 //! The upstream HTTP client: `https://` upstreams through hyper-util's pooled
 //! client (HTTP/1.1 and HTTP/2 by ALPN, TLS with rustls and the webpki
-//! roots), `http://` upstreams through [`pool`], HTTP/1.1 kept alive;
-//! TCP_NODELAY, connect and first-byte timeouts for both.
+//! roots), `http://` upstreams through [`pool`] and [`h1`], HTTP/1.1 kept
+//! alive; TCP_NODELAY, connect and first-byte timeouts for both.
 
+mod h1;
 mod pool;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderName, HeaderValue, Method, Request, Response, Uri, header};
+use http::uri::Scheme;
+use http::{HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -89,45 +90,57 @@ impl Upstream {
             Ok(_) => return Err(invalid_url(provider, url, "it has no host".into())),
             Err(e) => return Err(invalid_url(provider, url, e.to_string())),
         };
-        let mut request = Request::new(Full::new(Bytes::from(req.body)));
-        *request.method_mut() = method;
-        let headers = request.headers_mut();
-        for h in req.headers {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(h.name.as_bytes()),
-                HeaderValue::from_str(&h.value),
-            ) else {
-                return Err(GatewayError::Internal(format!(
-                    "the provider plugin for {provider} produced an invalid header {:?}; \
-                     check the provider's headers and api-keys in the config",
-                    h.name
-                )));
-            };
-            headers.append(name, value);
-        }
-        let sent = async move {
-            if uri.scheme() == Some(&Scheme::HTTP) {
-                let authority = host_and_port(&uri);
-                if !request.headers().contains_key(header::HOST) {
-                    let host = host_header(&uri, authority);
-                    request.headers_mut().insert(header::HOST, host);
-                }
-                *request.uri_mut() = uri
-                    .path_and_query()
-                    .cloned()
-                    .unwrap_or_else(|| PathAndQuery::from_static("/"))
-                    .into();
+        let invalid_header = |name: &str| {
+            GatewayError::Internal(format!(
+                "the provider plugin for {provider} produced an invalid header {name:?}; \
+                 check the provider's headers and api-keys in the config"
+            ))
+        };
+        let sent = if uri.scheme() == Some(&Scheme::HTTP) {
+            // Plain HTTP: the head is written straight from the plugin's
+            // headers, for this pool's connections.
+            let authority = host_and_port(&uri);
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            let head = h1::RequestHead::encode(
+                method.as_str(),
+                path,
+                host_header(&uri, authority),
+                &req.headers,
+                req.body.len(),
+            )
+            .map_err(|e| match e {
+                h1::HeadError::Header(name) => invalid_header(&name),
+                h1::HeadError::Method(m) => GatewayError::Internal(format!(
+                    "the provider plugin for {provider} asked for an invalid HTTP method {m:?}"
+                )),
+            })?;
+            let body = req.body;
+            futures_util::future::Either::Left(async move {
                 self.plain
-                    .send(authority, request)
+                    .send(authority, &head, &body)
                     .await
                     .map_err(|e| e.to_string())
-            } else {
-                *request.uri_mut() = uri;
+            })
+        } else {
+            let mut request = Request::new(Full::new(Bytes::from(req.body)));
+            *request.method_mut() = method;
+            let headers = request.headers_mut();
+            for h in req.headers {
+                let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(h.name.as_bytes()),
+                    HeaderValue::from_str(&h.value),
+                ) else {
+                    return Err(invalid_header(&h.name));
+                };
+                headers.append(name, value);
+            }
+            *request.uri_mut() = uri.clone();
+            futures_util::future::Either::Right(async move {
                 match self.client.request(request).await {
                     Ok(resp) => Ok(resp.map(UpstreamBody::from)),
                     Err(e) => Err(error_chain(&e)),
                 }
-            }
+            })
         };
         match tokio::time::timeout(self.timeouts.first_byte, sent).await {
             Ok(Ok(resp)) => Ok(resp),
@@ -188,18 +201,16 @@ fn host_and_port(uri: &Uri) -> &str {
 
 /// The `Host` header for `uri`, as hyper-util writes it: the host, and the
 /// port unless it is the scheme's default.
-fn host_header(uri: &Uri, host_and_port: &str) -> HeaderValue {
+fn host_header<'a>(uri: &'a Uri, host_and_port: &'a str) -> &'a str {
     let default_port = match uri.scheme_str() {
         Some("https") => Some(443),
         Some("http") => Some(80),
         _ => None,
     };
-    let value = match uri.port_u16() {
+    match uri.port_u16() {
         Some(p) if Some(p) == default_port => uri.host().unwrap_or(host_and_port),
         _ => host_and_port,
-    };
-    // The authority parsed as part of a URI, so it is a valid header value.
-    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
 }
 
 /// `base` has no trailing slash (config strips it); `path` starts with `/`.

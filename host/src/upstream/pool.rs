@@ -2,51 +2,47 @@
 //! servers, sidecars, internal gateways), kept alive and reused per
 //! `host:port`.
 //!
-//! Each connection is driven by a task of its own, as in hyper-util's pooled
-//! client: that task writes a request's head and body in one go and reads the
-//! response while the request's task does other work. What this pool leaves
-//! out is the generic machinery around the connections, which on a proxied
-//! request cost more instructions than sending the request on its connection:
-//! hashing the `(scheme, authority)` key with SipHash one byte at a time on
-//! checkout and again on return, a select between the checkout and a lazily
-//! built connect future, and the `Host` header formatted anew every time.
-//! Here the upstreams are a short list searched by their authority, and
-//! the caller sets `Host`.
+//! Each exchange runs in the task of the request it belongs to (see
+//! [`h1`](super::h1)): no task per connection. What this pool leaves out is
+//! the generic machinery of hyper-util's pooled client, which on a proxied
+//! request cost more instructions than sending the request on its
+//! connection: hashing the `(scheme, authority)` key with SipHash one byte
+//! at a time on checkout and again on return, a select between the checkout
+//! and a lazily built connect future, and the `Host` header formatted anew
+//! every time. Here the upstreams are a short list searched by their
+//! authority, and the caller writes the request head.
 //!
 //! A connection goes back to the pool when its response body has been read
 //! to the end; one whose body is dropped early is closed (an HTTP/1.1
 //! connection cannot be reused in the middle of an exchange). The most
-//! recently returned connection is used first. A request the upstream closed
-//! the connection on before any of it was written (an idle connection the
-//! upstream had just timed out) is sent once more on a new connection; one
-//! that may have reached the upstream is not (chat requests are not
-//! idempotent). Connections idle for longer than the idle timeout are
-//! closed, when a request next looks for one and by a sweep every idle
-//! timeout.
+//! recently returned connection is used first, if the upstream has not
+//! closed it meanwhile. A request that could not be written at all on a
+//! reused connection (the upstream had just closed it) is sent once more on
+//! a new connection; one that may have reached the upstream is not (chat
+//! requests are not idempotent). Connections idle for longer than the idle
+//! timeout are closed, when a request next looks for one and by a sweep
+//! every idle timeout.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Response;
 use http_body::{Frame, SizeHint};
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-type Sender = SendRequest<Full<Bytes>>;
+use super::h1::{self, Conn, RequestHead};
 
 /// Why a request got no response head.
 #[derive(Debug)]
 pub enum SendError {
     Connect(std::io::Error),
     ConnectTimeout(Duration),
-    Http(hyper::Error),
+    Exchange(h1::Error),
 }
 
 impl std::fmt::Display for SendError {
@@ -58,7 +54,7 @@ impl std::fmt::Display for SendError {
                 "tcp connect timed out after {} s (timeouts.connect)",
                 d.as_secs_f64()
             ),
-            SendError::Http(e) => f.write_str(&super::error_chain(e)),
+            SendError::Exchange(e) => write!(f, "{e}"),
         }
     }
 }
@@ -86,7 +82,7 @@ struct Host {
 }
 
 struct Idle {
-    tx: Sender,
+    conn: Conn,
     since: Instant,
 }
 
@@ -107,48 +103,49 @@ impl Pool {
         }
     }
 
-    /// Send `req` (origin-form URI, `Host` set) to `authority` (`host` or
-    /// `host:port`, no user info) on an idle connection when there is one,
-    /// and wait for the response head.
+    /// Send a request (`head`, written for `authority`, and `body`) to
+    /// `authority` (`host` or `host:port`, no user info) on an idle
+    /// connection when there is one, and wait for the response head.
     pub async fn send(
         &self,
         authority: &str,
-        mut req: Request<Full<Bytes>>,
+        head: &RequestHead,
+        body: &[u8],
     ) -> Result<Response<Body>, SendError> {
         let (slot, idle) = self.inner.checkout(authority);
-        let (mut tx, mut reused) = match idle {
-            Some(tx) => (tx, true),
+        let (mut conn, mut reused) = match idle {
+            Some(conn) => (conn, true),
             None => (self.connect(authority).await?, false),
         };
         loop {
-            match tx.try_send_request(req).await {
-                Ok(resp) => {
-                    let back = Back {
-                        tx,
-                        pool: Arc::downgrade(&self.inner),
-                        slot,
-                    };
-                    return Ok(resp.map(|inner| Body {
-                        inner,
-                        back: Some(back),
-                    }));
+            match conn.send(head, body).await {
+                Ok(()) => break,
+                // Nothing was written: the upstream had closed the idle
+                // connection. Once more, on a new connection (another idle
+                // one may have been closed by the same upstream).
+                Err((true, _)) if reused => {
+                    conn = self.connect(authority).await?;
+                    reused = false;
                 }
-                Err(mut e) => match e.take_message() {
-                    // Nothing was written: the upstream had closed the idle
-                    // connection. Once more, on a new connection (another
-                    // idle one may have been closed by the same upstream).
-                    Some(r) if reused => {
-                        req = r;
-                        tx = self.connect(authority).await?;
-                        reused = false;
-                    }
-                    _ => return Err(SendError::Http(e.into_error())),
-                },
+                Err((_, e)) => return Err(SendError::Exchange(e)),
             }
         }
+        let (parts, body) = conn.receive(head).await.map_err(SendError::Exchange)?;
+        let mut body = Body {
+            kind: Kind::Plain {
+                body,
+                back: Some(Back {
+                    pool: Arc::downgrade(&self.inner),
+                    slot,
+                }),
+            },
+        };
+        // A response without a body has been read to its end already.
+        body.release();
+        Ok(Response::from_parts(parts, body))
     }
 
-    async fn connect(&self, authority: &str) -> Result<Sender, SendError> {
+    async fn connect(&self, authority: &str) -> Result<Conn, SendError> {
         let timeout = self.inner.connect_timeout;
         let stream =
             match tokio::time::timeout(timeout, TcpStream::connect(address(authority))).await {
@@ -161,15 +158,7 @@ impl Pool {
         let _ = stream.set_nodelay(true);
         let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(60));
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
-        let (tx, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(SendError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "upstream connection closed with an error");
-            }
-        });
-        Ok(tx)
+        Ok(Conn::new(stream))
     }
 }
 
@@ -193,8 +182,8 @@ impl Inner {
     }
 
     /// The slot of `authority` (added if new) and the most recently returned
-    /// idle connection to it that is open and ready for a request.
-    fn checkout(&self, authority: &str) -> (usize, Option<Sender>) {
+    /// idle connection to it that is still open.
+    fn checkout(&self, authority: &str) -> (usize, Option<Conn>) {
         let now = Instant::now();
         let mut hosts = self.hosts();
         let slot = match hosts.iter().position(|h| &*h.authority == authority) {
@@ -208,26 +197,16 @@ impl Inner {
             }
         };
         let idle = &mut hosts[slot].idle;
-        let mut i = idle.len();
-        while i > 0 {
-            i -= 1;
-            let e = &idle[i];
-            if e.tx.is_closed() || now.duration_since(e.since) > self.idle_timeout {
-                // Dropping the sender ends its connection's task.
-                idle.remove(i);
-            } else if e.tx.is_ready() {
-                return (slot, Some(idle.remove(i).tx));
+        while let Some(e) = idle.pop() {
+            // Dropping a connection closes it.
+            if now.duration_since(e.since) <= self.idle_timeout && e.conn.is_open() {
+                return (slot, Some(e.conn));
             }
-            // Open but not ready: its task has not yet seen the end of the
-            // last exchange. Left for a later request.
         }
         (slot, None)
     }
 
-    fn put(self: &Arc<Self>, slot: usize, tx: Sender) {
-        if tx.is_closed() {
-            return;
-        }
+    fn put(self: &Arc<Self>, slot: usize, conn: Conn) {
         {
             let mut hosts = self.hosts();
             let Some(host) = hosts.get_mut(slot) else {
@@ -237,7 +216,7 @@ impl Inner {
                 return;
             }
             host.idle.push(Idle {
-                tx,
+                conn,
                 since: Instant::now(),
             });
         }
@@ -267,7 +246,7 @@ impl Inner {
                 let now = Instant::now();
                 for host in inner.hosts().iter_mut() {
                     host.idle.retain(|e| {
-                        !e.tx.is_closed() && now.duration_since(e.since) <= inner.idle_timeout
+                        now.duration_since(e.since) <= inner.idle_timeout && e.conn.is_open()
                     });
                 }
             }
@@ -285,60 +264,96 @@ impl Inner {
 
 /// Where a connection goes when its response has been read.
 struct Back {
-    tx: Sender,
     pool: Weak<Inner>,
     slot: usize,
 }
 
-/// An upstream response body. When it comes from this pool, reading it to
-/// the end returns its connection to the pool.
+/// An upstream response body: from hyper's client (`https://`), or from a
+/// connection of this pool, which goes back to it when the body has been
+/// read to the end.
 pub struct Body {
-    inner: Incoming,
-    back: Option<Back>,
+    kind: Kind,
+}
+
+enum Kind {
+    Hyper(Incoming),
+    Plain { body: h1::Body, back: Option<Back> },
 }
 
 impl From<Incoming> for Body {
     fn from(inner: Incoming) -> Self {
-        Body { inner, back: None }
+        Body {
+            kind: Kind::Hyper(inner),
+        }
     }
 }
 
+/// Why reading an upstream body failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error(transparent)]
+    Hyper(#[from] hyper::Error),
+    #[error(transparent)]
+    Plain(#[from] h1::Error),
+}
+
 impl Body {
+    /// Returns the connection to the pool if the body has been read to its
+    /// end and the connection can carry another exchange.
     fn release(&mut self) {
-        if let Some(back) = self.back.take()
+        if let Kind::Plain { body, back } = &mut self.kind
+            && body.is_end()
+            && let Some(back) = back.take()
+            && let Some(conn) = body.take_conn()
             && let Some(pool) = back.pool.upgrade()
         {
-            pool.put(back.slot, back.tx);
+            pool.put(back.slot, conn);
         }
     }
 }
 
 impl http_body::Body for Body {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.release(),
-            // The exchange broke: the connection is not reused.
-            Poll::Ready(Some(Err(_))) => this.back = None,
-            _ => {}
-        }
-        polled
+        let polled = match &mut this.kind {
+            Kind::Hyper(inner) => {
+                return Pin::new(inner)
+                    .poll_frame(cx)
+                    .map(|f| f.map(|r| r.map_err(BodyError::from)));
+            }
+            Kind::Plain { body, back } => match ready!(body.poll_data(cx)) {
+                Ok(data) => data,
+                Err(e) => {
+                    // The exchange broke: the connection is not reused.
+                    *back = None;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            },
+        };
+        this.release();
+        Poll::Ready(polled.map(|data| Ok(Frame::data(data))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.kind {
+            Kind::Hyper(inner) => inner.is_end_stream(),
+            Kind::Plain { body, .. } => body.is_end(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.kind {
+            Kind::Hyper(inner) => inner.size_hint(),
+            Kind::Plain { body, .. } => body
+                .exact_len()
+                .map_or_else(SizeHint::new, SizeHint::with_exact),
+        }
     }
 }
 
@@ -360,8 +375,12 @@ mod tests {
 
     /// A minimal HTTP/1.1 upstream: answers every request on a connection
     /// with `ok <n>` (n counts requests across connections), and closes the
-    /// connection after `close_after` answers on it (saying so in the last).
-    async fn upstream(close_after: usize) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    /// connection after `close_after` answers on it (saying so in the last
+    /// if `announce`).
+    async fn upstream(
+        close_after: usize,
+        announce: bool,
+    ) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let served = Arc::new(AtomicUsize::new(0));
@@ -387,7 +406,7 @@ mod tests {
                             let n = s.fetch_add(1, Ordering::SeqCst) + 1;
                             let body = format!("ok {n}");
                             answered += 1;
-                            let close = if answered == close_after {
+                            let close = if answered == close_after && announce {
                                 "connection: close\r\n"
                             } else {
                                 ""
@@ -408,12 +427,8 @@ mod tests {
         (addr, served, accepted)
     }
 
-    fn get(authority: &str) -> Request<Full<Bytes>> {
-        Request::builder()
-            .uri("/x")
-            .header("host", authority)
-            .body(Full::new(Bytes::new()))
-            .unwrap()
+    fn get(authority: &str) -> RequestHead {
+        RequestHead::encode("GET", "/x", authority, &[], 0).unwrap()
     }
 
     async fn text(resp: Response<Body>) -> String {
@@ -423,13 +438,11 @@ mod tests {
 
     #[tokio::test]
     async fn reuses_a_connection_once_its_body_is_read() {
-        let (addr, _, accepted) = upstream(usize::MAX).await;
+        let (addr, _, accepted) = upstream(usize::MAX, true).await;
         let pool = Pool::new(Duration::from_secs(1), Duration::from_secs(90), 8);
         for i in 1..=5 {
-            let resp = pool.send(&addr, get(&addr)).await.unwrap();
+            let resp = pool.send(&addr, &get(&addr), b"").await.unwrap();
             assert_eq!(text(resp).await, format!("ok {i}"));
-            // Let the connection's task see the end of the exchange.
-            tokio::task::yield_now().await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(pool.inner.idle_count(&addr), 1);
@@ -437,12 +450,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_dropped_unread_does_not_return_its_connection() {
-        let (addr, _, accepted) = upstream(usize::MAX).await;
+        let (addr, _, accepted) = upstream(usize::MAX, true).await;
         let pool = Pool::new(Duration::from_secs(1), Duration::from_secs(90), 8);
-        let resp = pool.send(&addr, get(&addr)).await.unwrap();
+        let resp = pool.send(&addr, &get(&addr), b"").await.unwrap();
         drop(resp);
         assert_eq!(pool.inner.idle_count(&addr), 0);
-        let resp = pool.send(&addr, get(&addr)).await.unwrap();
+        let resp = pool.send(&addr, &get(&addr), b"").await.unwrap();
         assert_eq!(text(resp).await, "ok 2");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
@@ -451,10 +464,10 @@ mod tests {
     async fn a_connection_the_upstream_closed_is_replaced() {
         // The upstream closes each connection after one answer: no request
         // may be sent on a connection that is closing.
-        let (addr, served, accepted) = upstream(1).await;
+        let (addr, served, accepted) = upstream(1, true).await;
         let pool = Pool::new(Duration::from_secs(1), Duration::from_secs(90), 8);
         for i in 1..=4 {
-            let resp = pool.send(&addr, get(&addr)).await.unwrap();
+            let resp = pool.send(&addr, &get(&addr), b"").await.unwrap();
             assert_eq!(text(resp).await, format!("ok {i}"));
             // Give the close time to arrive at some iterations and not at others.
             if i % 2 == 0 {
@@ -466,17 +479,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connection_the_upstream_closed_silently_is_not_reused() {
+        // The upstream closes each connection after one answer without
+        // saying so: the pool must notice before it sends the next request.
+        let (addr, served, accepted) = upstream(1, false).await;
+        let pool = Pool::new(Duration::from_secs(1), Duration::from_secs(90), 8);
+        for i in 1..=3 {
+            let resp = pool.send(&addr, &get(&addr), b"").await.unwrap();
+            assert_eq!(text(resp).await, format!("ok {i}"));
+            assert_eq!(pool.inner.idle_count(&addr), 1);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(served.load(Ordering::SeqCst), 3);
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
     async fn idle_connections_expire() {
-        let (addr, _, accepted) = upstream(usize::MAX).await;
+        let (addr, _, accepted) = upstream(usize::MAX, true).await;
         let pool = Pool::new(Duration::from_secs(1), Duration::from_millis(50), 8);
-        let resp = pool.send(&addr, get(&addr)).await.unwrap();
+        let resp = pool.send(&addr, &get(&addr), b"").await.unwrap();
         text(resp).await;
-        tokio::task::yield_now().await;
         assert_eq!(pool.inner.idle_count(&addr), 1);
         tokio::time::sleep(Duration::from_millis(200)).await;
         // The sweep closed it; the next request opens a new one.
         assert_eq!(pool.inner.idle_count(&addr), 0);
-        let resp = pool.send(&addr, get(&addr)).await.unwrap();
+        let resp = pool.send(&addr, &get(&addr), b"").await.unwrap();
         assert_eq!(text(resp).await, "ok 2");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
@@ -489,7 +517,7 @@ mod tests {
             l.local_addr().unwrap().to_string()
         };
         let pool = Pool::new(Duration::from_secs(1), Duration::from_secs(90), 8);
-        let Err(e) = pool.send(&addr, get(&addr)).await else {
+        let Err(e) = pool.send(&addr, &get(&addr), b"").await else {
             panic!("a request to a closed port was answered");
         };
         assert!(e.to_string().starts_with("tcp connect error: "), "{e}");
