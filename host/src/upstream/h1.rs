@@ -21,6 +21,7 @@
 
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -101,7 +102,7 @@ impl RequestHead {
                 .value
                 .bytes()
                 .all(|c| c == b'\t' || (b' '..=b'~').contains(&c));
-            if name.is_empty() || !name.iter().copied().all(is_tchar) || !valid_value {
+            if name.is_empty() || !name.iter().all(|&c| is_tchar(c)) || !valid_value {
                 return Err(HeadError::Header(h.name.clone()));
             }
             if name.eq_ignore_ascii_case(b"content-length")
@@ -110,7 +111,9 @@ impl RequestHead {
                 continue;
             }
             has_host |= name.eq_ignore_ascii_case(b"host");
-            b.extend(name.iter().map(u8::to_ascii_lowercase));
+            let at = b.len();
+            b.extend_from_slice(name);
+            b[at..].make_ascii_lowercase();
             b.extend_from_slice(b": ");
             b.extend_from_slice(h.value.trim().as_bytes());
             b.extend_from_slice(b"\r\n");
@@ -123,7 +126,7 @@ impl RequestHead {
         let head_request = method == "HEAD";
         if body_len > 0 || !(method == "GET" || head_request) {
             b.extend_from_slice(b"content-length: ");
-            b.extend_from_slice(body_len.to_string().as_bytes());
+            push_decimal(&mut b, body_len);
             b.extend_from_slice(b"\r\n");
         }
         b.extend_from_slice(b"\r\n");
@@ -139,9 +142,51 @@ impl RequestHead {
     }
 }
 
-/// A token character of RFC 9110 (header names, methods).
+/// Whether a byte is a token character of RFC 9110 (header names, methods).
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
 fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+    TCHAR[usize::from(c)]
+}
+
+fn push_decimal(b: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    b.extend_from_slice(&digits[i..]);
 }
 
 /// One connection, between exchanges.
@@ -206,8 +251,7 @@ impl Conn {
         req: &RequestHead,
     ) -> Result<(http::response::Parts, Body), Error> {
         loop {
-            if let Some((len, head)) = parse_head(&self.buf)? {
-                self.buf.advance(len);
+            if let Some(head) = parse_head(&mut self.buf)? {
                 if head.status.is_informational() {
                     if head.status == StatusCode::SWITCHING_PROTOCOLS {
                         return Err(Error::Invalid(
@@ -264,17 +308,18 @@ struct Head {
     headers: HeaderMap,
 }
 
-/// The head at the start of `buf` and its length, or `None` if it is not
-/// all there yet.
-fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, Error> {
+/// The head at the start of `buf`, taken out of it, or `None` if it is not
+/// all there yet. Header values share the head's bytes instead of being
+/// copied one by one.
+fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Error> {
     if buf.is_empty() {
         return Ok(None);
     }
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut raw);
+    let mut raw = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default()
         .allow_spaces_after_header_name_in_responses(true)
-        .parse_response(&mut resp, buf)
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut raw)
     {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
@@ -293,24 +338,42 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, Error> {
     } else {
         Version::HTTP_11
     };
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
-    for h in resp.headers.iter() {
+    // Where each name and value lies in the head, so that the head can be
+    // split off the buffer once the parser no longer borrows it.
+    let base = buf.as_ptr() as usize;
+    // (An empty value may not point into the buffer at all.)
+    let span = |s: &[u8]| {
+        if s.is_empty() {
+            (0, 0)
+        } else {
+            (s.as_ptr() as usize - base, s.len())
+        }
+    };
+    let spans: Vec<_> = resp
+        .headers
+        .iter()
+        .map(|h| (span(h.name.as_bytes()), span(h.value)))
+        .collect();
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for &((n, nl), (v, vl)) in &spans {
+        let name = &head[n..n + nl];
         let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(h.name.as_bytes()),
-            HeaderValue::from_bytes(h.value),
+            HeaderName::from_bytes(name),
+            HeaderValue::from_maybe_shared(head.slice(v..v + vl)),
         ) else {
-            return Err(Error::Invalid(format!("invalid header {:?}", h.name)));
+            return Err(Error::Invalid(format!(
+                "invalid header {:?}",
+                String::from_utf8_lossy(name)
+            )));
         };
         headers.append(name, value);
     }
-    Ok(Some((
-        len,
-        Head {
-            status,
-            version,
-            headers,
-        },
-    )))
+    Ok(Some(Head {
+        status,
+        version,
+        headers,
+    }))
 }
 
 /// How the body of an answer with `head` is delimited, and whether the
@@ -620,8 +683,12 @@ mod tests {
         }
     }
 
+    fn parse(text: &[u8]) -> Result<Option<Head>, Error> {
+        parse_head(&mut BytesMut::from(text))
+    }
+
     fn head_of(text: &str) -> Head {
-        parse_head(text.as_bytes()).unwrap().unwrap().1
+        parse(text.as_bytes()).unwrap().unwrap()
     }
 
     #[test]
@@ -676,23 +743,21 @@ mod tests {
 
     #[test]
     fn heads() {
-        assert!(
-            parse_head(b"HTTP/1.1 200 OK\r\ncontent-le")
-                .unwrap()
-                .is_none()
-        );
-        let (len, h) = parse_head(b"HTTP/1.1 429 Too Many\r\nRetry-After: 3\r\n\r\nbody")
-            .unwrap()
-            .unwrap();
-        assert_eq!(len, 41);
+        assert!(parse(b"HTTP/1.1 200 OK\r\ncontent-le").unwrap().is_none());
+        let answer = b"HTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nX-A:  b \r\nX-E:\r\n\r\nbody";
+        let mut buf = BytesMut::from(&answer[..]);
+        let h = parse_head(&mut buf).unwrap().unwrap();
+        assert_eq!(&buf[..], b"body");
         assert_eq!(h.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(h.headers["retry-after"], "3");
-        let e = parse_head(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n")
+        assert_eq!(h.headers["x-a"], "b");
+        assert_eq!(h.headers["x-e"], "");
+        let e = parse(b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n")
             .err()
             .unwrap();
         assert!(e.to_string().contains("in its response head"), "{e}");
         let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "a: b\r\n".repeat(101));
-        let e = parse_head(many.as_bytes()).err().unwrap();
+        let e = parse(many.as_bytes()).err().unwrap();
         assert!(e.to_string().contains("more than 100 headers"), "{e}");
     }
 
