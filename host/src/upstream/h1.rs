@@ -694,39 +694,34 @@ mod tests {
     #[test]
     fn framings() {
         let f = |text: &str| framing(&head_of(text), false).map_err(|e| e.to_string());
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"),
-            Ok((State::Length(5), true))
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nConnection: Close\r\n\r\n"),
-            Ok((State::Length(5), false))
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n"),
-            Ok((State::Chunked(Chunk::Size), true))
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n"),
-            Ok((State::Chunked(Chunk::Size), false))
-        );
-        assert_eq!(
-            f("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n"),
-            Ok((State::ToEof, false))
-        );
-        assert_eq!(f("HTTP/1.1 200 OK\r\n\r\n"), Ok((State::ToEof, false)));
-        assert_eq!(
-            f("HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n"),
-            Ok((State::Length(1), false))
-        );
-        assert_eq!(
-            f("HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 1\r\n\r\n"),
-            Ok((State::Length(1), true))
-        );
-        assert_eq!(
-            f("HTTP/1.1 204 No Content\r\n\r\n"),
-            Ok((State::Done, true))
-        );
+        for (head, want) in [
+            ("200 OK\r\ncontent-length: 5", (State::Length(5), true)),
+            (
+                "200 OK\r\nContent-Length: 5, 5\r\nConnection: Close",
+                (State::Length(5), false),
+            ),
+            (
+                "200 OK\r\ntransfer-encoding: gzip, chunked",
+                (State::Chunked(Chunk::Size), true),
+            ),
+            // Both: the coding wins, and the connection is not reused.
+            (
+                "200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3",
+                (State::Chunked(Chunk::Size), false),
+            ),
+            ("200 OK\r\ntransfer-encoding: gzip", (State::ToEof, false)),
+            ("200 OK", (State::ToEof, false)),
+            ("204 No Content", (State::Done, true)),
+        ] {
+            assert_eq!(f(&format!("HTTP/1.1 {head}\r\n\r\n")), Ok(want), "{head}");
+        }
+        for (head, keep_alive) in [
+            ("content-length: 1", false),
+            ("connection: keep-alive\r\ncontent-length: 1", true),
+        ] {
+            let got = f(&format!("HTTP/1.0 200 OK\r\n{head}\r\n\r\n"));
+            assert_eq!(got, Ok((State::Length(1), keep_alive)), "{head}");
+        }
         assert_eq!(
             framing(
                 &head_of("HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n"),
