@@ -470,7 +470,7 @@ impl Gateway {
         // The provider adapter.
         // The instance goes back to the pool while the upstream works: a
         // slow upstream must not hold plugin instances.
-        let prepared = plugin.lease()?.prepare(&mut req, &provider.target())?;
+        let prepared = plugin.lease()?.prepare(&mut req, provider.target())?;
         let up = match prepared {
             types::Prepared::Respond(local) => {
                 let status = StatusCode::from_u16(local.status).unwrap_or(StatusCode::OK);

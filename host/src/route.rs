@@ -14,28 +14,20 @@ pub struct Provider {
     pub name: String,
     pub plugin: String,
     pub base_url: String,
-    api_keys: Vec<String>,
-    pub headers: Vec<types::Header>,
+    /// The target records its plugin's `prepare` receives: one per
+    /// credential (one with an empty key when it has none), built once
+    /// rather than copied for every request.
+    targets: Vec<types::Target>,
     next_key: AtomicUsize,
 }
 
 impl Provider {
-    /// The credential for the next request (round-robin over `api-keys`).
-    pub fn next_key(&self) -> &str {
-        match self.api_keys.len() {
-            0 => "",
-            1 => &self.api_keys[0],
-            n => &self.api_keys[self.next_key.fetch_add(1, Ordering::Relaxed) % n],
-        }
-    }
-
-    /// The target record a provider plugin's `prepare` receives.
-    pub fn target(&self) -> types::Target {
-        types::Target {
-            provider: self.name.clone(),
-            base_url: self.base_url.clone(),
-            api_key: self.next_key().to_string(),
-            headers: self.headers.clone(),
+    /// The target record for the next request: its credential taken
+    /// round-robin over `api-keys`.
+    pub fn target(&self) -> &types::Target {
+        match self.targets.len() {
+            1 => &self.targets[0],
+            n => &self.targets[self.next_key.fetch_add(1, Ordering::Relaxed) % n],
         }
     }
 }
@@ -61,17 +53,30 @@ impl Routes {
     pub fn new(config: &Config) -> Self {
         let mut routes = Routes::default();
         for p in &config.providers {
+            let headers: Vec<_> = p
+                .headers
+                .iter()
+                .map(|(n, v)| types::Header {
+                    name: n.to_ascii_lowercase(),
+                    value: v.clone(),
+                })
+                .collect();
+            let keys = if p.api_keys.is_empty() {
+                vec![String::new()]
+            } else {
+                p.api_keys.clone()
+            };
             let provider = Arc::new(Provider {
                 name: p.name.clone(),
                 plugin: p.plugin.clone(),
                 base_url: p.base_url.clone(),
-                api_keys: p.api_keys.clone(),
-                headers: p
-                    .headers
-                    .iter()
-                    .map(|(n, v)| types::Header {
-                        name: n.to_ascii_lowercase(),
-                        value: v.clone(),
+                targets: keys
+                    .into_iter()
+                    .map(|api_key| types::Target {
+                        provider: p.name.clone(),
+                        base_url: p.base_url.clone(),
+                        api_key,
+                        headers: headers.clone(),
                     })
                     .collect(),
                 next_key: AtomicUsize::new(0),
@@ -102,5 +107,50 @@ impl Routes {
     /// Model ids (names and aliases) with the provider that serves each.
     pub fn listing(&self) -> &[(String, String)] {
         &self.listing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn routes(yaml: &str) -> Routes {
+        let config = Config::parse(yaml, "test.yaml", Path::new("/etc/sluice"), &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        Routes::new(&config)
+    }
+
+    #[test]
+    fn targets_take_the_credentials_in_turn() {
+        let r = routes(
+            "providers:
+  - name: two
+    plugin: openai
+    base-url: http://127.0.0.1:9/v1
+    api-keys: [k1, k2]
+    headers: {X-Org: o}
+    models: [{name: m2}]
+  - name: none
+    plugin: openai
+    base-url: http://127.0.0.1:9/v1
+    models: [{name: m0}]
+",
+        );
+        let two = &r.get("m2").unwrap().provider;
+        let keys: Vec<&str> = (0..4).map(|_| two.target().api_key.as_str()).collect();
+        assert_eq!(keys, ["k1", "k2", "k1", "k2"]);
+        let t = two.target();
+        assert_eq!(
+            (t.provider.as_str(), t.base_url.as_str()),
+            ("two", "http://127.0.0.1:9/v1")
+        );
+        assert_eq!(
+            (t.headers[0].name.as_str(), t.headers[0].value.as_str()),
+            ("x-org", "o")
+        );
+        let none = &r.get("m0").unwrap().provider;
+        assert_eq!(none.target().api_key, "");
+        assert_eq!(none.target().api_key, "");
     }
 }
