@@ -71,7 +71,7 @@ pub fn chat_request(
         headers.push(match auth {
             AuthHeader::Authorization => {
                 // Not `format!`: its machinery and the string's regrowth
-                // cost more than the rest of building the headers.
+                // took about a tenth of this call's instructions.
                 let mut value = String::with_capacity(7 + target.api_key.len());
                 value.push_str("Bearer ");
                 value.push_str(&target.api_key);
