@@ -134,7 +134,7 @@ impl Upstream {
                 };
                 headers.append(name, value);
             }
-            *request.uri_mut() = uri.clone();
+            *request.uri_mut() = uri;
             futures_util::future::Either::Right(async move {
                 match self.client.request(request).await {
                     Ok(resp) => Ok(resp.map(UpstreamBody::from)),

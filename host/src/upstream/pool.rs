@@ -302,9 +302,8 @@ impl Body {
     /// end and the connection can carry another exchange.
     fn release(&mut self) {
         if let Kind::Plain { body, back } = &mut self.kind
-            && body.is_end()
-            && let Some(back) = back.take()
             && let Some(conn) = body.take_conn()
+            && let Some(back) = back.take()
             && let Some(pool) = back.pool.upgrade()
         {
             pool.put(back.slot, conn);
