@@ -165,10 +165,13 @@
 #[allow(missing_docs)]
 pub mod bindings;
 
-#[cfg(all(
-    feature = "allocator",
-    target_family = "wasm",
-    not(target_feature = "atomics")
+#[cfg(any(
+    test,
+    all(
+        feature = "allocator",
+        target_family = "wasm",
+        not(target_feature = "atomics")
+    )
 ))]
 mod alloc;
 pub mod config;
