@@ -8,6 +8,8 @@
 //! * [`has_top_level_key`]: does a JSON object have a given top-level key.
 //! * [`edit_top_level`]: change a few top-level fields of a body, keeping the
 //!   others byte for byte, without parsing them into values.
+//! * [`split_object`], [`split_array`] and [`raw_str`]: read a few fields of
+//!   a large value by its structure, as raw slices, without building it.
 //! * [`deserialize_with_extra!`](crate::deserialize_with_extra) and
 //!   [`deserialize_text_or_list!`](crate::deserialize_text_or_list):
 //!   `Deserialize` for types with an `extra` map and for string-or-array
@@ -28,6 +30,7 @@ use crate::PluginError;
 use crate::error::{bad_request, bad_upstream, internal};
 
 mod scan;
+mod write;
 
 /// Parses a client request body (JSON bytes) into `T`.
 ///
@@ -75,12 +78,15 @@ fn describe(e: &serde_json::Error, what: &str) -> String {
 /// Serializes `value` to JSON bytes (500 `internal_error` if that fails,
 /// which it does not for the [`hub`](crate::hub) types).
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, PluginError> {
-    serde_json::to_vec(value).map_err(|e| internal(format!("cannot serialize JSON: {e}")))
+    write::to_vec(value).map_err(|e| internal(format!("cannot serialize JSON: {e}")))
 }
 
 /// Serializes `value` to a JSON string (500 `internal_error` if that fails).
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, PluginError> {
-    serde_json::to_string(value).map_err(|e| internal(format!("cannot serialize JSON: {e}")))
+    let bytes = to_vec(value)?;
+    // SAFETY: the writer writes JSON text (UTF-8) only: every string it
+    // copies is a `str`, and everything else it writes is ASCII.
+    Ok(unsafe { String::from_utf8_unchecked(bytes) })
 }
 
 /// Replaces the top-level `"model"` of a JSON object body with `model` and
@@ -109,15 +115,15 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, PluginError
 /// ```
 pub fn rewrite_model(body: &[u8], model: &str) -> Result<Vec<u8>, PluginError> {
     let fields = top_level_fields(body)?;
-    // A `&str` always serializes.
-    let new_model = serde_json::to_string(model).unwrap_or_default();
+    let mut new_model = Vec::with_capacity(model.len() + 2);
+    write::write_str(&mut new_model, model);
 
     let mut has_model = false;
     let mut unchanged = true;
     for (key, value) in &fields {
         if key == "model" {
             has_model = true;
-            unchanged &= *value == new_model.as_bytes();
+            unchanged &= *value == new_model;
         }
     }
     if has_model && unchanged {
@@ -128,7 +134,7 @@ pub fn rewrite_model(body: &[u8], model: &str) -> Result<Vec<u8>, PluginError> {
     out.push(b'{');
     if !has_model {
         out.extend_from_slice(b"\"model\":");
-        out.extend_from_slice(new_model.as_bytes());
+        out.extend_from_slice(&new_model);
     }
     for (i, (key, value)) in fields.iter().enumerate() {
         if i > 0 || !has_model {
@@ -141,13 +147,11 @@ pub fn rewrite_model(body: &[u8], model: &str) -> Result<Vec<u8>, PluginError> {
                 out.extend_from_slice(k.as_bytes());
                 out.push(b'"');
             }
-            Cow::Owned(k) => {
-                serde_json::to_writer(&mut out, k).map_err(|e| internal(e.to_string()))?
-            }
+            Cow::Owned(k) => write::write_str(&mut out, k),
         }
         out.push(b':');
         if key == "model" {
-            out.extend_from_slice(new_model.as_bytes());
+            out.extend_from_slice(&new_model);
         } else {
             out.extend_from_slice(value);
         }
@@ -219,7 +223,7 @@ pub fn edit_top_level(
         if !std::mem::take(&mut first) {
             out.push(b',');
         }
-        serde_json::to_writer(&mut *out, key).map_err(|e| internal(e.to_string()))?;
+        write::write_str(out, key);
         out.push(b':');
         Ok(())
     };
@@ -228,7 +232,7 @@ pub fn edit_top_level(
             // Edited in place, or removed (a repeated key is written once).
             if let Some(v) = named.shift_remove(key.as_ref()) {
                 write_key(&mut out, key)?;
-                serde_json::to_writer(&mut out, &v).map_err(|e| internal(e.to_string()))?;
+                write::to_writer(&mut out, &v).map_err(|e| internal(e.to_string()))?;
             }
         } else {
             write_key(&mut out, key)?;
@@ -237,7 +241,7 @@ pub fn edit_top_level(
     }
     for (key, v) in named {
         write_key(&mut out, &key)?;
-        serde_json::to_writer(&mut out, &v).map_err(|e| internal(e.to_string()))?;
+        write::to_writer(&mut out, &v).map_err(|e| internal(e.to_string()))?;
     }
     out.push(b'}');
     Ok(Some(out))
@@ -365,8 +369,8 @@ impl<'de> Deserialize<'de> for RawJson {
     }
 }
 
-/// A top-level key and its value's raw JSON bytes.
-type RawField<'a> = (Cow<'a, str>, &'a [u8]);
+/// A key and its value's raw JSON bytes (see [`split_object`]).
+pub type RawField<'a> = (Cow<'a, str>, &'a [u8]);
 
 /// The top-level fields of a JSON object body: each key, and its value as
 /// the raw bytes of `body` (without the whitespace around it).
@@ -430,10 +434,24 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
     }
 }
 
-/// Splits a JSON object into its top-level (key, raw value) pairs by its
-/// structure alone (see [`top_level_fields`]). `None` when the body is not
-/// shaped like one object, or a key has an escape or is not UTF-8.
-fn split_object(b: &[u8]) -> Option<Vec<RawField<'_>>> {
+/// Splits a JSON object into its (key, raw value) pairs, in order, by its
+/// structure alone: strings and brackets are followed (with SIMD, see
+/// `scan.rs`), values are slices of `b` and are not checked against the
+/// JSON grammar. `None` when `b` is not shaped like one object (surrounding
+/// whitespace allowed), or a key has an escape or is not UTF-8: then parse
+/// it with serde_json, which decodes such keys and says what is wrong.
+///
+/// For reading a few fields of a large value without building it; the
+/// text should come from a JSON parser already (the gateway checks every
+/// client body).
+///
+/// ```
+/// let fields = sluice_sdk::json::split_object(br#" {"a": [1, {"b": "}"}], "c" : null} "#).unwrap();
+/// let fields: Vec<(&str, &[u8])> = fields.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+/// assert_eq!(fields, [("a", &br#"[1, {"b": "}"}]"#[..]), ("c", b"null")]);
+/// assert!(sluice_sdk::json::split_object(b"[1]").is_none());
+/// ```
+pub fn split_object(b: &[u8]) -> Option<Vec<RawField<'_>>> {
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
@@ -466,6 +484,57 @@ fn split_object(b: &[u8]) -> Option<Vec<RawField<'_>>> {
             Some(b'}') => return (skip_ws(b, i + 1) == b.len()).then_some(fields),
             _ => return None,
         }
+    }
+}
+
+/// Splits a JSON array into its elements' raw slices, by its structure
+/// alone (as [`split_object`] does objects). `None` when `b` is not shaped
+/// like one array.
+///
+/// ```
+/// let items = sluice_sdk::json::split_array(br#"[1, "a,b", {"c": [2]}] "#).unwrap();
+/// assert_eq!(items, [&b"1"[..], br#""a,b""#, br#"{"c": [2]}"#]);
+/// assert_eq!(sluice_sdk::json::split_array(b"[ ]").unwrap().len(), 0);
+/// assert!(sluice_sdk::json::split_array(b"[1,]").is_none());
+/// ```
+pub fn split_array(b: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let mut items = Vec::new();
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return (skip_ws(b, i + 1) == b.len()).then_some(items);
+    }
+    loop {
+        let end = value_end(b, i)?;
+        items.push(&b[i..end]);
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b']') => return (skip_ws(b, i + 1) == b.len()).then_some(items),
+            _ => return None,
+        }
+    }
+}
+
+/// The text of a raw JSON string value (a slice [`split_object`] or
+/// [`split_array`] returned): borrowed when it has no escapes, decoded by
+/// serde_json when it has. `None` when `raw` is not a string.
+///
+/// ```
+/// use sluice_sdk::json::raw_str;
+/// assert_eq!(raw_str(br#""plain""#).as_deref(), Some("plain"));
+/// assert_eq!(raw_str(br#""a\nb""#).as_deref(), Some("a\nb"));
+/// assert_eq!(raw_str(b"null"), None);
+/// ```
+pub fn raw_str(raw: &[u8]) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if memchr::memchr(b'\\', inner).is_none() {
+        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+    } else {
+        serde_json::from_slice::<String>(raw).ok().map(Cow::Owned)
     }
 }
 
