@@ -88,10 +88,45 @@ pub fn keeps_extensions(provider_dialect: Option<&str>) -> bool {
     !matches!(provider_dialect, Some(d) if d != dialect::ANTHROPIC && d != dialect::GEMINI)
 }
 
+/// A text looked for in bodies (see [`mentions`]). Its searcher is built on
+/// first use and kept: building one (a prefilter for its rarest bytes) costs
+/// more than searching a chat body with it.
+pub struct Needle {
+    text: &'static str,
+    finder: std::sync::OnceLock<memchr::memmem::Finder<'static>>,
+}
+
+impl Needle {
+    /// A needle for `text`.
+    pub const fn new(text: &'static str) -> Needle {
+        Needle {
+            text,
+            finder: std::sync::OnceLock::new(),
+        }
+    }
+}
+
 /// Whether `needle` occurs anywhere in `body`: a quick test that lets a
 /// transform pass a body it has nothing to do with without parsing it.
-pub fn mentions(body: &[u8], needle: &str) -> bool {
-    memchr::memmem::find(body, needle.as_bytes()).is_some()
+pub fn mentions(body: &[u8], needle: &Needle) -> bool {
+    needle
+        .finder
+        .get_or_init(|| memchr::memmem::Finder::new(needle.text))
+        .find(body)
+        .is_some()
+}
+
+/// Body texts the transforms look for.
+pub mod needles {
+    use super::Needle;
+    /// `thinking` (Anthropic's field, the hub extension, Gemini's config).
+    pub static THINKING: Needle = Needle::new("thinking");
+    /// `reasoning` (OpenAI's `reasoning_effort`).
+    pub static REASONING: Needle = Needle::new("reasoning");
+    /// `"tool`: every key or role a tool call or result is named by.
+    pub static TOOL: Needle = Needle::new("\"tool");
+    /// `"choices"`: an OpenAI chat completion.
+    pub static CHOICES: Needle = Needle::new("\"choices\"");
 }
 
 /// The `metadata` keys [`Ctx::from_request`] reads: what a plugin built on
@@ -449,7 +484,7 @@ pub fn prompt_chars_if(needed: bool, body: &[u8]) -> usize {
 /// chat completion (e.g. a count_tokens answer, which passes unchanged).
 /// Every hub chat response has `choices`; other answers have no such text.
 pub fn hub_answer(body: &[u8]) -> Result<Option<ChatResponse>, PluginError> {
-    if !mentions(body, "\"choices\"") {
+    if !mentions(body, &needles::CHOICES) {
         sdk_json::parse_upstream::<serde::de::IgnoredAny>(body)?;
         return Ok(None);
     }

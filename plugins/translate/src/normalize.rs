@@ -23,6 +23,7 @@
 //!
 //! `is_error` is kept as it is.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
@@ -399,39 +400,84 @@ pub fn normalize(body: &mut Value, body_dialect: &str, add_is_error: bool) -> Ve
 
 /// The parts of a hub message the normalizer looks at, borrowed from the
 /// body; everything else is skipped over.
-#[derive(serde::Deserialize)]
+#[derive(Default)]
 struct LightMessage<'a> {
-    #[serde(borrow, default)]
-    role: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    tool_calls: Option<Vec<LightCall<'a>>>,
-    #[serde(borrow, default)]
-    tool_call_id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    content: Option<&'a serde_json::value::RawValue>,
+    role: Option<Cow<'a, str>>,
+    tool_calls: Vec<Cow<'a, str>>,
+    tool_call_id: Option<Cow<'a, str>>,
+    content: Option<&'a [u8]>,
 }
 
-#[derive(serde::Deserialize)]
-struct LightCall<'a> {
-    #[serde(borrow, default)]
-    id: Option<std::borrow::Cow<'a, str>>,
+/// A string or `null` (`Some(None)`); anything else is `None`.
+fn light_str(raw: &[u8]) -> Option<Option<Cow<'_, str>>> {
+    if raw == b"null" {
+        return Some(None);
+    }
+    sluice_sdk::json::raw_str(raw).map(Some)
 }
 
-#[derive(serde::Deserialize)]
-struct LightBody<'a> {
-    #[serde(borrow, default)]
-    messages: Option<Vec<LightMessage<'a>>>,
+impl<'a> LightMessage<'a> {
+    /// The fields of one message, found by the structure of its text
+    /// (`sluice_sdk::json::split_object`). `None` for what a typed parse
+    /// would refuse: a message that is not an object, a repeated field, a
+    /// `role` or id that is not a string, a call that is not an object.
+    fn read(raw: &'a [u8]) -> Option<LightMessage<'a>> {
+        let mut m = LightMessage::default();
+        let mut seen = [false; 4];
+        for (key, value) in sluice_sdk::json::split_object(raw)? {
+            let k = match key.as_ref() {
+                "role" => 0,
+                "tool_calls" => 1,
+                "tool_call_id" => 2,
+                "content" => 3,
+                _ => continue,
+            };
+            if std::mem::replace(&mut seen[k], true) {
+                return None;
+            }
+            match k {
+                0 => m.role = light_str(value)?,
+                1 if value != b"null" => {
+                    for call in sluice_sdk::json::split_array(value)? {
+                        let mut id = None;
+                        for (key, value) in sluice_sdk::json::split_object(call)? {
+                            if key == "id" {
+                                if id.is_some() {
+                                    return None;
+                                }
+                                id = Some(light_str(value)?);
+                            }
+                        }
+                        m.tool_calls.extend(id.flatten());
+                    }
+                }
+                1 => {}
+                2 => m.tool_call_id = light_str(value)?,
+                _ => m.content = Some(value),
+            }
+        }
+        Some(m)
+    }
 }
 
 /// Whether [`normalize_hub`] would leave this hub body as it is (no note),
-/// decided from a borrowed parse that builds no values. `None` when the
-/// body does not fit the light shape (not JSON, a `role` that is not a
-/// string, ...): then only the full parse can say.
+/// decided by following the body's structure (no values are built, long
+/// texts are skipped with SIMD). `None` when the body does not fit the light
+/// shape (not an object, a `role` that is not a string, ...): then only the
+/// full parse can say.
 pub fn hub_is_well_formed(body: &[u8]) -> Option<bool> {
-    let parsed: LightBody<'_> = sluice_sdk::json::from_bytes(body).ok()?;
-    let Some(messages) = parsed.messages else {
-        return Some(true);
+    let fields = sluice_sdk::json::split_object(body)?;
+    let mut raw_messages = fields.iter().filter(|(k, _)| k == "messages");
+    let messages = match (raw_messages.next(), raw_messages.next()) {
+        (None, _) => return Some(true),
+        (Some((_, v)), None) if *v == b"null" => return Some(true),
+        (Some((_, v)), None) => sluice_sdk::json::split_array(v)?,
+        (Some(_), Some(_)) => return None,
     };
+    let messages = messages
+        .into_iter()
+        .map(LightMessage::read)
+        .collect::<Option<Vec<_>>>()?;
     fn role<'b>(m: &'b LightMessage<'_>) -> Option<&'b str> {
         m.role.as_deref()
     }
@@ -441,12 +487,7 @@ pub fn hub_is_well_formed(body: &[u8]) -> Option<bool> {
         .enumerate()
         .filter(|(_, m)| role(m) == Some("assistant"))
         .map(|(i, m)| {
-            let ids = m
-                .tool_calls
-                .iter()
-                .flatten()
-                .filter_map(|c| c.id.as_deref())
-                .collect::<Vec<_>>();
+            let ids = m.tool_calls.iter().map(|c| c.as_ref()).collect::<Vec<_>>();
             (i, ids)
         })
         .filter(|(_, ids)| !ids.is_empty())
@@ -469,13 +510,11 @@ pub fn hub_is_well_formed(body: &[u8]) -> Option<bool> {
         let Some(o) = owner(pos, id) else {
             return Some(false);
         };
-        let content_ok = match m.content.map(|c| c.get().as_bytes()) {
+        let content_ok = match m.content {
             Some([b'"', ..]) => true,
-            Some([b'[', ..]) => {
-                let parts: Vec<&serde_json::value::RawValue> =
-                    serde_json::from_str(m.content?.get()).ok()?;
-                parts.iter().all(|p| p.get().starts_with('{'))
-            }
+            Some(parts @ [b'[', ..]) => sluice_sdk::json::split_array(parts)?
+                .iter()
+                .all(|p| p.starts_with(b"{")),
             _ => false,
         };
         if !content_ok {
@@ -510,7 +549,7 @@ pub fn transform_request(req: &sluice_sdk::Request) -> Result<Vec<u8>, sluice_sd
     // `tool_call_id`, `"role":"tool"`, `tool_use`, `tool_result`): a body
     // without that text is passed on unparsed (one written with `\u`
     // escapes in those keys is too, and reaches the provider as sent).
-    if !crate::common::mentions(&req.body, "\"tool") {
+    if !crate::common::mentions(&req.body, &crate::common::needles::TOOL) {
         return Ok(req.body.clone());
     }
     // A hub conversation that needs no repair (the usual case) is

@@ -24,6 +24,7 @@
 //! extensions `thinking` and `thinking_config`; the provider adapters copy
 //! them into the upstream request.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -47,6 +48,12 @@ pub fn default_levels() -> BTreeMap<String, u64> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// [`default_levels`], built once.
+fn defaults() -> &'static BTreeMap<String, u64> {
+    static DEFAULTS: std::sync::OnceLock<BTreeMap<String, u64>> = std::sync::OnceLock::new();
+    DEFAULTS.get_or_init(default_levels)
 }
 
 /// The thinking translator's config.
@@ -93,11 +100,16 @@ impl Config {
         Ok(c)
     }
 
-    /// The effective level table (defaults with the config's entries on top).
-    pub fn table(&self) -> BTreeMap<String, u64> {
+    /// The effective level table (defaults with the config's entries on
+    /// top). Without entries of its own (the usual config), the default
+    /// table, built once.
+    pub fn table(&self) -> Cow<'static, BTreeMap<String, u64>> {
+        if self.levels.is_empty() {
+            return Cow::Borrowed(defaults());
+        }
         let mut t = default_levels();
         t.extend(self.levels.clone());
-        t
+        Cow::Owned(t)
     }
 }
 
@@ -254,7 +266,7 @@ pub fn level_for_budget(budget: u64, table: &BTreeMap<String, u64>) -> String {
 /// plain OpenAI. Disabled and adaptive give `None` (the field is left out).
 pub fn anthropic_to_effort(v: &Value) -> Option<String> {
     match read_anthropic(v)?.mode {
-        Mode::Budget(n) => Some(level_for_budget(n, &default_levels())),
+        Mode::Budget(n) => Some(level_for_budget(n, defaults())),
         _ => None,
     }
 }
@@ -264,7 +276,7 @@ pub fn anthropic_to_effort(v: &Value) -> Option<String> {
 pub fn gemini_to_effort(v: &Value) -> Option<String> {
     match read_gemini(v)?.mode {
         Mode::Off => Some("none".into()),
-        Mode::Budget(n) => Some(level_for_budget(n, &default_levels())),
+        Mode::Budget(n) => Some(level_for_budget(n, defaults())),
         Mode::Level(l) => Some(l),
         Mode::Auto => None,
     }
@@ -542,8 +554,8 @@ pub fn hub_request_for(
     body: &[u8],
     target: &str,
 ) -> Result<sluice_sdk::hub::ChatRequest, sluice_sdk::PluginError> {
-    let edited = if crate::common::mentions(body, "thinking")
-        || crate::common::mentions(body, "reasoning")
+    let edited = if crate::common::mentions(body, &crate::common::needles::THINKING)
+        || crate::common::mentions(body, &crate::common::needles::REASONING)
     {
         let mut outcome = Outcome::default();
         let edited = sluice_sdk::json::edit_top_level(body, FIELDS, |fields| {
@@ -587,8 +599,8 @@ pub fn transform_request(
     // (`thinking`, `reasoning_effort`, `thinkingConfig`, `thinking_config`):
     // any other body is passed on unparsed.
     if suffix.is_none()
-        && !crate::common::mentions(&req.body, "thinking")
-        && !crate::common::mentions(&req.body, "reasoning")
+        && !crate::common::mentions(&req.body, &crate::common::needles::THINKING)
+        && !crate::common::mentions(&req.body, &crate::common::needles::REASONING)
     {
         return Ok(req.body.clone());
     }

@@ -238,6 +238,9 @@ fn the_quick_check_agrees_with_the_normalizer_on_every_small_conversation() {
                     "messages": s.iter().map(|&k| kinds[k].clone()).collect::<Vec<_>>()});
                 let bytes = serde_json::to_vec(&body).unwrap();
                 let quick = hub_is_well_formed(&bytes);
+                // Whitespace between the tokens changes nothing.
+                let pretty = serde_json::to_vec_pretty(&body).unwrap();
+                assert_eq!(hub_is_well_formed(&pretty), quick, "{s:?}");
                 let notes = normalize_hub(&mut body, true);
                 assert_eq!(quick, Some(notes.is_empty()), "{s:?}: {notes:?}");
                 checked += 1;
@@ -255,4 +258,25 @@ fn the_quick_check_agrees_with_the_normalizer_on_every_small_conversation() {
     assert_eq!(hub_is_well_formed(br#"{"messages": [{"role": 1}]}"#), None);
     assert_eq!(hub_is_well_formed(b"not json"), None);
     assert_eq!(hub_is_well_formed(br#"{"model": "m"}"#), Some(true));
+    assert_eq!(hub_is_well_formed(br#"{"messages": null}"#), Some(true));
+    assert_eq!(hub_is_well_formed(br#"{"messages": "x"}"#), None);
+    assert_eq!(
+        hub_is_well_formed(br#"{"messages": [], "messages": []}"#),
+        None
+    );
+    assert_eq!(
+        hub_is_well_formed(br#"{"messages": [{"role": "user", "role": "user"}]}"#),
+        None
+    );
+    assert_eq!(
+        hub_is_well_formed(br#"{"messages": [{"role": "assistant", "tool_calls": [1]}]}"#),
+        None
+    );
+    // A role written with an escape is decoded.
+    assert_eq!(
+        hub_is_well_formed(
+            br#"{"messages": [{"role": "tool", "tool_call_id": "x", "content": "r"}]}"#
+        ),
+        Some(false)
+    );
 }
