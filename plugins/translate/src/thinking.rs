@@ -598,11 +598,21 @@ pub fn transform_request(
     // Without a suffix, only a body that asks for reasoning is translated
     // (`thinking`, `reasoning_effort`, `thinkingConfig`, `thinking_config`):
     // any other body is passed on unparsed.
-    if suffix.is_none()
-        && !crate::common::mentions(&req.body, &crate::common::needles::THINKING)
-        && !crate::common::mentions(&req.body, &crate::common::needles::REASONING)
-    {
-        return Ok(req.body.clone());
+    if suffix.is_none() && !crate::common::mentions(&req.body, &crate::common::needles::THINKING) {
+        // A hub body for an OpenAI-compatible provider can then only hold
+        // `reasoning_effort`, which is already that provider's form (the
+        // hub extensions `thinking` and `thinking_config` would have
+        // matched): nothing to translate. This is the usual case behind an
+        // Anthropic client, whose `thinking` the `anthropic` plugin already
+        // wrote as `reasoning_effort`. Without debug logs there is nothing
+        // to report either.
+        let already_openai = dialect == OPENAI
+            && target == OPENAI
+            && !sluice_sdk::log::enabled(sluice_sdk::log::Level::Debug);
+        if already_openai || !crate::common::mentions(&req.body, &crate::common::needles::REASONING)
+        {
+            return Ok(req.body.clone());
+        }
     }
     // Only the top-level fields below are read or written; the rest of
     // the body (the conversation, the tools) is copied as it is, unparsed.
