@@ -60,7 +60,9 @@ pub fn parse_upstream<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PluginErro
 /// assert!(e.to_string().contains("line 1 column"));
 /// ```
 pub fn from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, serde_json::Error> {
-    match std::str::from_utf8(bytes) {
+    // simdutf8 checks 64 bytes at a time with SIMD (WebAssembly SIMD in the
+    // plugins): several times the speed of `std::str::from_utf8` there.
+    match simdutf8::basic::from_utf8(bytes) {
         Ok(text) => serde_json::from_str(text),
         Err(_) => serde_json::from_slice(bytes),
     }
@@ -470,7 +472,7 @@ pub fn split_object(b: &[u8]) -> Option<Vec<RawField<'_>>> {
         if key.contains(&b'\\') {
             return None;
         }
-        let key = std::str::from_utf8(key).ok()?;
+        let key = utf8_key(key)?;
         i = skip_ws(b, end + 1);
         if b.get(i) != Some(&b':') {
             return None;
@@ -484,6 +486,18 @@ pub fn split_object(b: &[u8]) -> Option<Vec<RawField<'_>>> {
             Some(b'}') => return (skip_ws(b, i + 1) == b.len()).then_some(fields),
             _ => return None,
         }
+    }
+}
+
+/// A key's bytes as text: ASCII keys (nearly all) without a call to the
+/// UTF-8 check, which in a plugin costs more than the loop below.
+#[inline]
+fn utf8_key(key: &[u8]) -> Option<&str> {
+    if key.iter().all(u8::is_ascii) {
+        // SAFETY: ASCII is UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(key) })
+    } else {
+        std::str::from_utf8(key).ok()
     }
 }
 
