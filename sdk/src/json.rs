@@ -8,8 +8,9 @@
 //! * [`has_top_level_key`]: does a JSON object have a given top-level key.
 //! * [`edit_top_level`]: change a few top-level fields of a body, keeping the
 //!   others byte for byte, without parsing them into values.
-//! * [`split_object`], [`split_array`] and [`raw_str`]: read a few fields of
-//!   a large value by its structure, as raw slices, without building it.
+//! * [`split_object`], [`split_array`], [`Cursor`] and [`raw_str`]: read a
+//!   few fields of a large value by its structure, as raw slices, without
+//!   building it.
 //! * [`deserialize_with_extra!`](crate::deserialize_with_extra) and
 //!   [`deserialize_text_or_list!`](crate::deserialize_text_or_list):
 //!   `Deserialize` for types with an `extra` map and for string-or-array
@@ -399,6 +400,7 @@ fn top_level_fields(body: &[u8]) -> Result<Vec<RawField<'_>>, PluginError> {
         .collect())
 }
 
+#[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
@@ -407,6 +409,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The index of the quote that closes the string opening at `b[start]`.
+#[inline(always)]
 fn string_end(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
     loop {
@@ -489,8 +492,9 @@ pub fn split_object(b: &[u8]) -> Option<Vec<RawField<'_>>> {
     }
 }
 
-/// A key's bytes as text: ASCII keys (nearly all) without a call to the
-/// UTF-8 check, which in a plugin costs more than the loop below.
+/// A key's (or short string's) bytes as text: ASCII ones (nearly all)
+/// without a call to the UTF-8 check, which in a plugin costs more than the
+/// loop below.
 #[inline]
 fn utf8_key(key: &[u8]) -> Option<&str> {
     if key.iter().all(u8::is_ascii) {
@@ -533,6 +537,144 @@ pub fn split_array(b: &[u8]) -> Option<Vec<&[u8]>> {
     }
 }
 
+/// Reads a JSON text forward in one pass, by its structure: step into
+/// objects and arrays, take keys, and skip (or take as raw slices) the
+/// values not needed. Like [`split_object`], it follows strings and
+/// brackets without checking the JSON grammar, and every method returns
+/// `None` when the text is not shaped as expected; unlike it, nothing is
+/// scanned twice and nothing is collected.
+///
+/// ```
+/// use sluice_sdk::json::Cursor;
+/// let mut c = Cursor::new(br#"{"skip": [1, {"x": "]"}], "list": [{"id": "a"}, {"id": "b"}]}"#);
+/// let mut ids = Vec::new();
+/// assert!(c.enter_object());
+/// while let Some(key) = c.next_key().unwrap() {
+///     if key == b"list" {
+///         assert!(c.enter_array());
+///         while c.next_element().unwrap() {
+///             assert!(c.enter_object());
+///             while let Some(key) = c.next_key().unwrap() {
+///                 let v = c.value().unwrap();
+///                 if key == b"id" {
+///                     ids.push(sluice_sdk::json::raw_str(v).unwrap());
+///                 }
+///             }
+///         }
+///     } else {
+///         c.value().unwrap();
+///     }
+/// }
+/// assert!(c.at_end());
+/// assert_eq!(ids, ["a", "b"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+    /// Just inside an object or array: no comma before its first entry.
+    fresh: bool,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `b`.
+    pub fn new(b: &'a [u8]) -> Cursor<'a> {
+        Cursor {
+            b,
+            i: 0,
+            fresh: false,
+        }
+    }
+
+    fn enter(&mut self, open: u8) -> bool {
+        let i = skip_ws(self.b, self.i);
+        if self.b.get(i) != Some(&open) {
+            return false;
+        }
+        self.i = i + 1;
+        self.fresh = true;
+        true
+    }
+
+    /// Steps into the object that starts here; `false` (nothing consumed)
+    /// when the next value is not an object.
+    pub fn enter_object(&mut self) -> bool {
+        self.enter(b'{')
+    }
+
+    /// Steps into the array that starts here; `false` (nothing consumed)
+    /// when the next value is not an array.
+    pub fn enter_array(&mut self) -> bool {
+        self.enter(b'[')
+    }
+
+    /// Whether the next value is `null` (nothing consumed).
+    pub fn is_null(&self) -> bool {
+        self.b[skip_ws(self.b, self.i).min(self.b.len())..].starts_with(b"null")
+    }
+
+    /// Steps past a comma (not before the first entry) or out of the
+    /// container at its `close`; `Some(false)` when the container ended.
+    fn separator(&mut self, close: u8) -> Option<bool> {
+        let mut i = skip_ws(self.b, self.i);
+        let c = *self.b.get(i)?;
+        if c == close {
+            self.i = i + 1;
+            self.fresh = false;
+            return Some(false);
+        }
+        if !std::mem::take(&mut self.fresh) {
+            if c != b',' {
+                return None;
+            }
+            i = skip_ws(self.b, i + 1);
+        }
+        self.i = i;
+        Some(true)
+    }
+
+    /// In an object: the next key's raw bytes (between its quotes, escapes
+    /// as written), with its colon consumed; `Some(None)` at the end of the
+    /// object (its `}` consumed). The value that follows must be read or
+    /// skipped ([`Cursor::value`]) before the next key.
+    pub fn next_key(&mut self) -> Option<Option<&'a [u8]>> {
+        if !self.separator(b'}')? {
+            return Some(None);
+        }
+        if self.b.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        let end = string_end(self.b, self.i)?;
+        let key = &self.b[self.i + 1..end];
+        let colon = skip_ws(self.b, end + 1);
+        if self.b.get(colon) != Some(&b':') {
+            return None;
+        }
+        self.i = colon + 1;
+        Some(Some(key))
+    }
+
+    /// In an array: whether another element follows (positioned on it;
+    /// read or skip it before asking again); `Some(false)` at the end of
+    /// the array (its `]` consumed).
+    pub fn next_element(&mut self) -> Option<bool> {
+        self.separator(b']')
+    }
+
+    /// Takes the value that starts here, as its raw slice.
+    pub fn value(&mut self) -> Option<&'a [u8]> {
+        let start = skip_ws(self.b, self.i);
+        let end = value_end(self.b, start)?;
+        self.i = end;
+        Some(&self.b[start..end])
+    }
+
+    /// Whether only whitespace is left.
+    pub fn at_end(&self) -> bool {
+        skip_ws(self.b, self.i) == self.b.len()
+    }
+}
+
 /// The text of a raw JSON string value (a slice [`split_object`] or
 /// [`split_array`] returned): borrowed when it has no escapes, decoded by
 /// serde_json when it has. `None` when `raw` is not a string.
@@ -546,7 +688,7 @@ pub fn split_array(b: &[u8]) -> Option<Vec<&[u8]>> {
 pub fn raw_str(raw: &[u8]) -> Option<Cow<'_, str>> {
     let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     if memchr::memchr(b'\\', inner).is_none() {
-        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+        utf8_key(inner).map(Cow::Borrowed)
     } else {
         serde_json::from_slice::<String>(raw).ok().map(Cow::Owned)
     }
@@ -955,5 +1097,67 @@ mod tests {
         assert!(!has_top_level_key(r#"["error"]"#, "error"));
         assert!(!has_top_level_key("[DONE]", "error"));
         assert!(!has_top_level_key("{broken", "error"));
+    }
+
+    /// Every value of a JSON tree as the cursor sees it, rebuilt as a
+    /// `Value` from its keys and raw scalars.
+    fn walk(c: &mut Cursor<'_>) -> Option<serde_json::Value> {
+        if c.enter_object() {
+            let mut m = serde_json::Map::new();
+            while let Some(k) = c.next_key()? {
+                let k: String = serde_json::from_slice(&[b"\"", k, b"\""].concat()).ok()?;
+                m.insert(k, walk(c)?);
+            }
+            Some(serde_json::Value::Object(m))
+        } else if c.enter_array() {
+            let mut a = Vec::new();
+            while c.next_element()? {
+                a.push(walk(c)?);
+            }
+            Some(serde_json::Value::Array(a))
+        } else {
+            serde_json::from_slice(c.value()?).ok()
+        }
+    }
+
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(Value::from),
+            "[a-z \"\\\\{}\\[\\],:é]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec(("[a-z\"{}\\[\\]]{0,6}", inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The cursor walks any JSON text (compact or pretty) to the tree
+        /// it holds, and reaches its end.
+        #[test]
+        fn the_cursor_walks_any_json_to_its_tree(v in arb_json(), pretty in proptest::prelude::any::<bool>()) {
+            let text = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
+            let mut c = Cursor::new(&text);
+            proptest::prop_assert_eq!(walk(&mut c), Some(v));
+            proptest::prop_assert!(c.at_end());
+        }
+
+        /// On bytes that are not JSON it returns something or `None`,
+        /// never panics.
+        #[test]
+        fn the_cursor_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), text in "[\\[\\]{}\",: a1]{0,40}") {
+            for b in [&bytes[..], text.as_bytes()] {
+                let _ = walk(&mut Cursor::new(b));
+                let c = Cursor::new(b);
+                let _ = (c.is_null(), c.at_end());
+            }
+        }
     }
 }

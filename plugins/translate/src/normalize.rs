@@ -27,6 +27,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
+use sluice_sdk::json::Cursor;
 
 use crate::ext;
 
@@ -417,43 +418,62 @@ fn light_str(raw: &[u8]) -> Option<Option<Cow<'_, str>>> {
 }
 
 impl<'a> LightMessage<'a> {
-    /// The fields of one message, found by the structure of its text
-    /// (`sluice_sdk::json::split_object`). `None` for what a typed parse
-    /// would refuse: a message that is not an object, a repeated field, a
-    /// `role` or id that is not a string, a call that is not an object.
-    fn read(raw: &'a [u8]) -> Option<LightMessage<'a>> {
+    /// The fields of the message the cursor is on, read in one pass
+    /// (`sluice_sdk::json::Cursor`). `None` for what a typed parse would
+    /// refuse: a message that is not an object, a repeated field, a `role`
+    /// or id that is not a string, a call that is not an object.
+    fn read(c: &mut Cursor<'a>) -> Option<LightMessage<'a>> {
         let mut m = LightMessage::default();
         let mut seen = [false; 4];
-        for (key, value) in sluice_sdk::json::split_object(raw)? {
-            let k = match key.as_ref() {
-                "role" => 0,
-                "tool_calls" => 1,
-                "tool_call_id" => 2,
-                "content" => 3,
-                _ => continue,
+        if !c.enter_object() {
+            return None;
+        }
+        while let Some(key) = c.next_key()? {
+            let k = match key {
+                b"role" => 0,
+                b"tool_calls" => 1,
+                b"tool_call_id" => 2,
+                b"content" => 3,
+                // A key written with escapes is not one of these.
+                _ if key.contains(&b'\\') => return None,
+                _ => {
+                    c.value()?;
+                    continue;
+                }
             };
             if std::mem::replace(&mut seen[k], true) {
                 return None;
             }
             match k {
-                0 => m.role = light_str(value)?,
-                1 if value != b"null" => {
-                    for call in sluice_sdk::json::split_array(value)? {
+                0 => m.role = light_str(c.value()?)?,
+                1 if c.is_null() => {
+                    c.value()?;
+                }
+                1 => {
+                    if !c.enter_array() {
+                        return None;
+                    }
+                    while c.next_element()? {
+                        if !c.enter_object() {
+                            return None;
+                        }
                         let mut id = None;
-                        for (key, value) in sluice_sdk::json::split_object(call)? {
-                            if key == "id" {
+                        while let Some(key) = c.next_key()? {
+                            let value = c.value()?;
+                            if key == b"id" {
                                 if id.is_some() {
                                     return None;
                                 }
                                 id = Some(light_str(value)?);
+                            } else if key.contains(&b'\\') {
+                                return None;
                             }
                         }
                         m.tool_calls.extend(id.flatten());
                     }
                 }
-                1 => {}
-                2 => m.tool_call_id = light_str(value)?,
-                _ => m.content = Some(value),
+                2 => m.tool_call_id = light_str(c.value()?)?,
+                _ => m.content = Some(c.value()?),
             }
         }
         Some(m)
@@ -461,23 +481,42 @@ impl<'a> LightMessage<'a> {
 }
 
 /// Whether [`normalize_hub`] would leave this hub body as it is (no note),
-/// decided by following the body's structure (no values are built, long
-/// texts are skipped with SIMD). `None` when the body does not fit the light
-/// shape (not an object, a `role` that is not a string, ...): then only the
-/// full parse can say.
+/// decided by following the body's structure in one pass (no values are
+/// built, long texts are skipped with SIMD). `None` when the body does not
+/// fit the light shape (not an object, a `role` that is not a string, a key
+/// written with escapes, ...): then only the full parse can say.
 pub fn hub_is_well_formed(body: &[u8]) -> Option<bool> {
-    let fields = sluice_sdk::json::split_object(body)?;
-    let mut raw_messages = fields.iter().filter(|(k, _)| k == "messages");
-    let messages = match (raw_messages.next(), raw_messages.next()) {
-        (None, _) => return Some(true),
-        (Some((_, v)), None) if *v == b"null" => return Some(true),
-        (Some((_, v)), None) => sluice_sdk::json::split_array(v)?,
-        (Some(_), Some(_)) => return None,
-    };
-    let messages = messages
-        .into_iter()
-        .map(LightMessage::read)
-        .collect::<Option<Vec<_>>>()?;
+    let mut c = Cursor::new(body);
+    if !c.enter_object() {
+        return None;
+    }
+    let mut messages: Option<Vec<LightMessage<'_>>> = None;
+    while let Some(key) = c.next_key()? {
+        if key == b"messages" {
+            if messages.is_some() {
+                return None;
+            }
+            let mut list = Vec::new();
+            if c.is_null() {
+                c.value()?;
+            } else if c.enter_array() {
+                while c.next_element()? {
+                    list.push(LightMessage::read(&mut c)?);
+                }
+            } else {
+                return None;
+            }
+            messages = Some(list);
+        } else if key.contains(&b'\\') {
+            return None;
+        } else {
+            c.value()?;
+        }
+    }
+    if !c.at_end() {
+        return None;
+    }
+    let messages = messages.unwrap_or_default();
     fn role<'b>(m: &'b LightMessage<'_>) -> Option<&'b str> {
         m.role.as_deref()
     }
