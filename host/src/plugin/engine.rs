@@ -215,12 +215,38 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// The environment variable that names compiled plugin code for profilers.
+const PROFILER_ENV: &str = "SLUICE_PLUGIN_PROFILER";
+
+/// `SLUICE_PLUGIN_PROFILER=perfmap` writes `/tmp/perf-PID.map`: the address
+/// range and name of every function of compiled plugin code, which `perf
+/// report` (and any tool that reads perf maps) uses to name plugin frames.
+/// Unset or empty: no profiler. Anything else is logged and ignored.
+/// (wasmtime's jitdump and VTune agents are not built in.)
+fn profiler_from_env() -> Option<wasmtime::ProfilingStrategy> {
+    let value = std::env::var(PROFILER_ENV).ok()?;
+    match value.trim() {
+        "" | "none" => None,
+        "perfmap" => Some(wasmtime::ProfilingStrategy::PerfMap),
+        other => {
+            tracing::warn!(
+                "{PROFILER_ENV}={other:?} is not a profiler this build knows; \
+                 use `perfmap` (or unset it). Plugins run without one."
+            );
+            None
+        }
+    }
+}
+
 fn base_config(pooling: Option<&EngineSettings>) -> WasmConfig {
     let mut c = WasmConfig::new();
     c.wasm_component_model(true);
     c.epoch_interruption(true);
     c.memory_init_cow(true);
     c.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if let Some(profiler) = profiler_from_env() {
+        c.profiler(profiler);
+    }
     if let Some(s) = pooling {
         let n = s.max_instances.max(1);
         let mut p = PoolingAllocationConfig::default();
