@@ -56,7 +56,58 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
 }
 
 /// Appends `s` as a JSON string (quoted and escaped) to `out`.
+///
+/// Strings of up to 16 bytes with nothing to escape (keys, roles, ids: most
+/// strings of a chat body) are checked with two (overlapping) words and
+/// copied with two moves, inline in the caller; the rest go through
+/// [`write_str_long`].
+#[inline(always)]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let n = b.len();
+    let (short, k) = match n {
+        8..=16 => (
+            (escape_mask_u64(word(b, 0)) | escape_mask_u64(word(b, n - 8))) == 0,
+            8,
+        ),
+        4..=7 => (
+            (escape_mask_u32(word32(b, 0)) | escape_mask_u32(word32(b, n - 4))) == 0,
+            4,
+        ),
+        2..=3 => (
+            !needs_escape(b[0]) && !needs_escape(b[1]) && !needs_escape(b[n - 1]),
+            2,
+        ),
+        1 => (!needs_escape(b[0]), 1),
+        _ => (false, 0),
+    };
+    if !short {
+        write_str_long(out, s);
+        return;
+    }
+    out.reserve(n + 2);
+    let len = out.len();
+    // SAFETY: `reserve` made room for `n + 2` bytes at `len`, all written
+    // before the length is set. The moves of `k` bytes at `0` and `n - k`
+    // (the one byte when `n` is 1) stay within `b` and within the room.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        *dst = b'"';
+        let src = b.as_ptr();
+        if k == 1 {
+            *dst.add(1) = *src;
+        } else {
+            core::ptr::copy_nonoverlapping(src, dst.add(1), k);
+            core::ptr::copy_nonoverlapping(src.add(n - k), dst.add(1 + n - k), k);
+        }
+        *dst.add(1 + n) = b'"';
+        out.set_len(len + n + 2);
+    }
+}
+
+/// [`write_str`] for every string: the escapes found with SIMD.
+#[inline(never)]
+fn write_str_long(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let Some(first) = next_escape(bytes, 0) else {
         // Most strings: nothing to escape, one copy between the quotes.
@@ -217,6 +268,23 @@ fn escape_mask_u64(x: u64) -> u64 {
     below(x, 0x20)
         | below(x ^ (ONES * u64::from(b'"')), 1)
         | below(x ^ (ONES * u64::from(b'\\')), 1)
+}
+
+/// The 4 bytes at `at`, little-endian.
+#[inline(always)]
+fn word32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// [`escape_mask_u64`] for a 4-byte word.
+#[inline(always)]
+fn escape_mask_u32(x: u32) -> u32 {
+    const ONES: u32 = 0x0101_0101;
+    const HIGH: u32 = 0x8080_8080;
+    let below = |v: u32, n: u32| v.wrapping_sub(ONES * n) & !v & HIGH;
+    below(x, 0x20)
+        | below(x ^ (ONES * u32::from(b'"')), 1)
+        | below(x ^ (ONES * u32::from(b'\\')), 1)
 }
 
 /// Bit `k` set when byte `k` of the block needs an escape.
@@ -818,6 +886,19 @@ mod tests {
             unsafe { copy(&src[..n], dst.as_mut_ptr()) };
             assert_eq!(&dst[..n], &src[..n], "{n}");
             assert!(dst[n..].iter().all(|&b| b == 0xff), "{n}");
+        }
+    }
+
+    #[test]
+    fn short_strings_with_an_escape_anywhere() {
+        for n in 0..=20 {
+            for at in 0..n {
+                for c in ['"', '\\', '\n', '\u{1f}', ' ', 'é'] {
+                    let mut s: String = "abcdefghijklmnopqrstu"[..n].into();
+                    s.replace_range(at..at + 1, c.encode_utf8(&mut [0; 4]));
+                    same(&s);
+                }
+            }
         }
     }
 
