@@ -222,28 +222,27 @@ pub fn edit_top_level(
     let mut out = Vec::with_capacity(body.len() + 64);
     out.push(b'{');
     let mut first = true;
-    let mut write_key = |out: &mut Vec<u8>, key: &str| -> Result<(), PluginError> {
+    let mut write_key = |out: &mut Vec<u8>, key: &str| {
         if !std::mem::take(&mut first) {
             out.push(b',');
         }
         write::write_str(out, key);
         out.push(b':');
-        Ok(())
     };
     for (key, value) in &fields {
         if keys.iter().any(|k| key == k) {
             // Edited in place, or removed (a repeated key is written once).
             if let Some(v) = named.shift_remove(key.as_ref()) {
-                write_key(&mut out, key)?;
+                write_key(&mut out, key);
                 write::to_writer(&mut out, &v).map_err(|e| internal(e.to_string()))?;
             }
         } else {
-            write_key(&mut out, key)?;
+            write_key(&mut out, key);
             out.extend_from_slice(value);
         }
     }
     for (key, v) in named {
-        write_key(&mut out, &key)?;
+        write_key(&mut out, &key);
         write::to_writer(&mut out, &v).map_err(|e| internal(e.to_string()))?;
     }
     out.push(b'}');
@@ -457,39 +456,18 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
 /// assert!(sluice_sdk::json::split_object(b"[1]").is_none());
 /// ```
 pub fn split_object(b: &[u8]) -> Option<Vec<RawField<'_>>> {
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
+    let mut c = Cursor::new(b);
+    if !c.enter_object() {
         return None;
     }
     let mut fields = Vec::with_capacity(16);
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return (skip_ws(b, i + 1) == b.len()).then_some(fields);
-    }
-    loop {
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let end = string_end(b, i)?;
-        let key = &b[i + 1..end];
+    while let Some(key) = c.next_key()? {
         if key.contains(&b'\\') {
             return None;
         }
-        let key = utf8_key(key)?;
-        i = skip_ws(b, end + 1);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(b, i + 1);
-        let value_to = value_end(b, i)?;
-        fields.push((Cow::Borrowed(key), &b[i..value_to]));
-        i = skip_ws(b, value_to);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return (skip_ws(b, i + 1) == b.len()).then_some(fields),
-            _ => return None,
-        }
+        fields.push((Cow::Borrowed(utf8_key(key)?), c.value()?));
     }
+    c.at_end().then_some(fields)
 }
 
 /// A key's (or short string's) bytes as text: ASCII ones (nearly all)
@@ -516,25 +494,15 @@ fn utf8_key(key: &[u8]) -> Option<&str> {
 /// assert!(sluice_sdk::json::split_array(b"[1,]").is_none());
 /// ```
 pub fn split_array(b: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'[') {
+    let mut c = Cursor::new(b);
+    if !c.enter_array() {
         return None;
     }
     let mut items = Vec::new();
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b']') {
-        return (skip_ws(b, i + 1) == b.len()).then_some(items);
+    while c.next_element()? {
+        items.push(c.value()?);
     }
-    loop {
-        let end = value_end(b, i)?;
-        items.push(&b[i..end]);
-        i = skip_ws(b, end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b']') => return (skip_ws(b, i + 1) == b.len()).then_some(items),
-            _ => return None,
-        }
-    }
+    c.at_end().then_some(items)
 }
 
 /// Reads a JSON text forward in one pass, by its structure: step into
