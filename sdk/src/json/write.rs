@@ -65,21 +65,12 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     let n = b.len();
-    let (short, k) = match n {
-        8..=16 => (
-            (escape_mask_u64(word(b, 0)) | escape_mask_u64(word(b, n - 8))) == 0,
-            8,
-        ),
-        4..=7 => (
-            (escape_mask_u32(word32(b, 0)) | escape_mask_u32(word32(b, n - 4))) == 0,
-            4,
-        ),
-        2..=3 => (
-            !needs_escape(b[0]) && !needs_escape(b[1]) && !needs_escape(b[n - 1]),
-            2,
-        ),
-        1 => (!needs_escape(b[0]), 1),
-        _ => (false, 0),
+    let short = match n {
+        8..=16 => (escape_mask_u64(word(b, 0)) | escape_mask_u64(word(b, n - 8))) == 0,
+        4..=7 => (escape_mask_u32(word32(b, 0)) | escape_mask_u32(word32(b, n - 4))) == 0,
+        2..=3 => !needs_escape(b[0]) && !needs_escape(b[1]) && !needs_escape(b[n - 1]),
+        1 => !needs_escape(b[0]),
+        _ => false,
     };
     if !short {
         write_str_long(out, s);
@@ -88,18 +79,13 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(n + 2);
     let len = out.len();
     // SAFETY: `reserve` made room for `n + 2` bytes at `len`, all written
-    // before the length is set. The moves of `k` bytes at `0` and `n - k`
-    // (the one byte when `n` is 1) stay within `b` and within the room.
+    // before the length is set. `copy` writes exactly `n` bytes. Its moves
+    // have a constant size in each arm: a move whose size is only known at
+    // run time becomes a `memory.copy` call into the runtime in a plugin.
     unsafe {
         let dst = out.as_mut_ptr().add(len);
         *dst = b'"';
-        let src = b.as_ptr();
-        if k == 1 {
-            *dst.add(1) = *src;
-        } else {
-            core::ptr::copy_nonoverlapping(src, dst.add(1), k);
-            core::ptr::copy_nonoverlapping(src.add(n - k), dst.add(1 + n - k), k);
-        }
+        copy(b, dst.add(1));
         *dst.add(1 + n) = b'"';
         out.set_len(len + n + 2);
     }
@@ -148,7 +134,7 @@ fn write_str_long(out: &mut Vec<u8>, s: &str) {
 ///
 /// `dst` must be valid for `src.len()` bytes of writes and not overlap
 /// `src`.
-#[inline]
+#[inline(always)]
 unsafe fn copy(src: &[u8], dst: *mut u8) {
     use core::ptr::copy_nonoverlapping as mv;
     let (n, s) = (src.len(), src.as_ptr());
