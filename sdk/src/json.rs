@@ -30,6 +30,7 @@ use serde_json::value::RawValue;
 use crate::PluginError;
 use crate::error::{bad_request, bad_upstream, internal};
 
+mod read;
 mod scan;
 mod write;
 
@@ -49,10 +50,13 @@ pub fn parse_upstream<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PluginErro
     from_bytes(bytes).map_err(|e| bad_upstream(describe(&e, "upstream response")))
 }
 
-/// `serde_json::from_slice` with the UTF-8 check done once for the whole
-/// text rather than string by string: the same result, and cheaper on the
-/// bodies of a chat (many short strings). Text that is not UTF-8 goes
-/// through `from_slice` for its error, which names the line and column.
+/// `serde_json::from_slice`, with the same result and several times
+/// cheaper in a plugin: the UTF-8 check is done once for the whole text
+/// rather than string by string, and valid JSON is read by sluice's own
+/// reader (string ends found 16 bytes at a time, strings without escapes
+/// lent from `bytes`). Text that is not valid JSON, or does not fit `T`,
+/// is read again by serde_json for the error, which names the line and
+/// column.
 ///
 /// ```
 /// let v: serde_json::Value = sluice_sdk::json::from_bytes(br#"{"a": "\u00e9"}"#).unwrap();
@@ -64,7 +68,9 @@ pub fn from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, serde_js
     // simdutf8 checks 64 bytes at a time with SIMD (WebAssembly SIMD in the
     // plugins): several times the speed of `std::str::from_utf8` there.
     match simdutf8::basic::from_utf8(bytes) {
-        Ok(text) => serde_json::from_str(text),
+        // The fast reader answers for valid text; anything else (and its
+        // error message) is serde_json's.
+        Ok(text) => read::from_str(text).or_else(|_| serde_json::from_str(text)),
         Err(_) => serde_json::from_slice(bytes),
     }
 }

@@ -204,7 +204,7 @@ fn needs_escape(b: u8) -> bool {
 /// masked off), so only strings shorter than 8 bytes go byte by byte. Most
 /// strings of a chat body are short: keys, roles, ids.
 #[inline(always)]
-fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+pub(super) fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
     let len = bytes.len();
     let mut i = from;
     while i + 16 <= len {
@@ -799,7 +799,7 @@ impl ser::Serializer for RawText<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::{Value, json};
@@ -909,7 +909,8 @@ mod tests {
         assert!(e.to_string().contains("must be a string"), "{e}");
     }
 
-    fn arb_value() -> impl Strategy<Value = Value> {
+    /// Random JSON values: every kind, strings with escapes and non-ASCII.
+    pub(in crate::json) fn arb_value() -> impl Strategy<Value = Value> {
         let text = prop_oneof![".*", "[a-z \"\\\\\n\t\u{1}\u{1f}é🙂]{0,70}",];
         let leaf = prop_oneof![
             Just(Value::Null),
