@@ -541,7 +541,7 @@ pub fn plain_chunk_or<T: serde::de::DeserializeOwned>(
     extra: impl FnOnce(&T) -> &Map<String, Value>,
     other: impl FnOnce(&str) -> Result<Option<T>, PluginError>,
 ) -> Result<Option<T>, PluginError> {
-    match serde_json::from_str::<T>(data) {
+    match sdk_json::from_bytes::<T>(data.as_bytes()) {
         Ok(chunk) if !extra(&chunk).contains_key("error") => Ok(Some(chunk)),
         _ => other(data),
     }

@@ -140,7 +140,7 @@ impl AnthropicToHub {
         if data.is_empty() {
             return Ok(Vec::new());
         }
-        let sev: StreamEvent = serde_json::from_str(data).map_err(|e| {
+        let sev: StreamEvent = sluice_sdk::json::from_bytes(data.as_bytes()).map_err(|e| {
             bad_upstream(format!(
                 "Anthropic stream event {:?} is not valid: {e}",
                 ev.event.as_deref().unwrap_or("")
