@@ -10,10 +10,10 @@
 //!
 //! It only ever answers for text serde_json accepts, and then with the same
 //! value: anything it is not sure of (a syntax error, a type error from the
-//! target, a number other than a plain integer, deep nesting) makes it give
-//! up, and the caller parses again with serde_json, which gives the answer
-//! and the error message. Numbers other than plain integers are read by
-//! serde_json itself, so floats come out bit for bit the same.
+//! target, an enum variant with content, deep nesting) makes it give up,
+//! and the caller parses again with serde_json, which gives the answer and
+//! the error message. Numbers other than plain integers are handed to
+//! serde_json token by token, so floats come out bit for bit the same.
 
 use std::fmt;
 
