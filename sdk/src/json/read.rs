@@ -94,12 +94,7 @@ enum Str<'de> {
 impl<'de> Reader<'de> {
     #[inline(always)]
     fn skip_ws(&mut self) {
-        while let Some(&c) = self.b.get(self.i) {
-            if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
-                break;
-            }
-            self.i += 1;
-        }
+        self.i = super::skip_ws(self.b, self.i);
     }
 
     /// The next byte that is not whitespace, not consumed.
@@ -290,6 +285,15 @@ impl<'de> Reader<'de> {
     }
 }
 
+/// Deserializer methods that leave the text to serde_json.
+macro_rules! give_up {
+    ($($method:ident)*) => {
+        $(fn $method<V: Visitor<'de>>(self, _v: V) -> Result<V::Value> {
+            Err(GiveUp)
+        })*
+    };
+}
+
 impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
     type Error = GiveUp;
 
@@ -378,14 +382,8 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
         }
     }
 
-    fn deserialize_bytes<V: Visitor<'de>>(self, _v: V) -> Result<V::Value> {
-        // serde_json hands over raw string bytes here: leave it to it.
-        Err(GiveUp)
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, _v: V) -> Result<V::Value> {
-        Err(GiveUp)
-    }
+    // serde_json hands over raw string bytes here: leave it to it.
+    give_up!(deserialize_bytes deserialize_byte_buf);
 
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
@@ -485,17 +483,7 @@ impl<'de> de::Deserializer<'de> for KeyReader<'_, 'de> {
         v.visit_newtype_struct(self)
     }
 
-    fn deserialize_bytes<V: Visitor<'de>>(self, _v: V) -> Result<V::Value> {
-        Err(GiveUp)
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, _v: V) -> Result<V::Value> {
-        Err(GiveUp)
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, _v: V) -> Result<V::Value> {
-        Err(GiveUp)
-    }
+    give_up!(deserialize_bytes deserialize_byte_buf deserialize_option);
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
