@@ -266,9 +266,15 @@ pub fn level_for_budget(budget: u64, table: &BTreeMap<String, u64>) -> String {
 /// plain OpenAI. Disabled and adaptive give `None` (the field is left out).
 pub fn anthropic_to_effort(v: &Value) -> Option<String> {
     match read_anthropic(v)?.mode {
-        Mode::Budget(n) => Some(level_for_budget(n, defaults())),
+        Mode::Budget(n) => Some(effort_for_budget(n)),
         _ => None,
     }
+}
+
+/// The OpenAI `reasoning_effort` for a thinking budget, with the default
+/// levels: the smallest level whose budget covers it.
+pub fn effort_for_budget(budget: u64) -> String {
+    level_for_budget(budget, defaults())
 }
 
 /// The OpenAI `reasoning_effort` for a Gemini `thinkingConfig` (see

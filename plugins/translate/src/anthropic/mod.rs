@@ -1,6 +1,7 @@
 //! The Anthropic Messages dialect: types, conversions, and what the
 //! `anthropic` plugin does for each call of the `dialect` world.
 
+pub mod direct;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -219,8 +220,13 @@ impl StreamMapper {
 /// Decodes an Anthropic client's request into a hub body
 /// (`ingress.decode-request`).
 pub fn decode_request(req: &Request) -> Result<Vec<u8>, PluginError> {
-    let a: MessagesRequest = json::parse(&req.body)?;
     let ctx = Ctx::from_request(req, 0);
+    // The common requests are translated from the bytes (the same output,
+    // in about a third of the time); the others through the types.
+    if let Some(hub) = direct::anthropic_to_hub_bytes(&req.body, &ctx) {
+        return Ok(hub);
+    }
+    let a: MessagesRequest = json::parse(&req.body)?;
     json::to_vec(&anthropic_to_hub(a, &ctx)?)
 }
 

@@ -1,0 +1,810 @@
+//! Anthropic → hub for the common requests, written straight from the
+//! client's bytes: the fast path of [`decode_request`](super::decode_request).
+//!
+//! [`anthropic_to_hub`](super::anthropic_to_hub) parses the whole request
+//! into types, builds the hub request and serializes it: every string is
+//! decoded, allocated, and escaped again. [`anthropic_to_hub_bytes`] reads
+//! the body once with a [`Cursor`] and writes the hub JSON as it goes:
+//! strings without escapes, tool inputs and tool schemas are copied as they
+//! came. Its output is the typed path's byte for byte (the tests in
+//! `tests/direct.rs` compare the two).
+//!
+//! It answers only for the requests it was written for, and returns `None`
+//! for anything else, which the typed path then translates (or refuses,
+//! with its error message):
+//!
+//! * the provider is a plain OpenAI-compatible one (hub extensions are not
+//!   kept: an Anthropic client in front of OpenAI, vLLM, Ollama, ...);
+//! * content blocks are `text`, `tool_use`, `tool_result` (with text
+//!   content), `thinking` and `redacted_thinking` (images and documents go
+//!   the typed way);
+//! * tool calls' inputs are JSON objects;
+//! * no key is repeated, and no key is written with escapes.
+//!
+//! Like the rest of the plugins' structural readers, it follows the JSON's
+//! structure without checking the grammar of the values it skips: the
+//! gateway has parsed every client body before a plugin sees it.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+use sluice_sdk::json::{self, Cursor, copy_str, raw_str, write_str};
+use sluice_sdk::log::{self, Level};
+
+use crate::common::Ctx;
+
+/// An Anthropic request as hub JSON, or `None` when it is not one of the
+/// requests this path handles (see the module docs).
+pub fn anthropic_to_hub_bytes(body: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
+    if ctx.keeps_extensions() {
+        return None;
+    }
+    let body = json::utf8(body)?.as_bytes();
+    let mut w = Writer {
+        msgs: Vec::with_capacity(body.len() + 256),
+        system: Vec::new(),
+        tools: Vec::new(),
+        notes: log::enabled(Level::Debug).then(Vec::new),
+    };
+    let mut top = Top::default();
+    let mut seen = 0u32;
+    let mut c = Cursor::new(body);
+    if !c.enter_object() {
+        return None;
+    }
+    while let Some(key) = c.next_key()? {
+        let bit = match key {
+            b"model" => 0,
+            b"messages" => 1,
+            b"max_tokens" => 2,
+            b"system" => 3,
+            b"metadata" => 4,
+            b"stop_sequences" => 5,
+            b"stream" => 6,
+            b"temperature" => 7,
+            b"top_p" => 8,
+            b"top_k" => 9,
+            b"tools" => 10,
+            b"tool_choice" => 11,
+            b"thinking" => 12,
+            _ => {
+                let name = plain_key(key)?;
+                if top.unknown.contains(&name) {
+                    return None;
+                }
+                top.unknown.push(name);
+                c.value()?;
+                continue;
+            }
+        };
+        if seen & (1 << bit) != 0 {
+            return None;
+        }
+        seen |= 1 << bit;
+        // Messages, the system prompt and tools are written as they are
+        // read, each into its own buffer: the hub's order of fields is not
+        // the body's.
+        match bit {
+            1 => {
+                if !c.enter_array() {
+                    return None;
+                }
+                while c.next_element()? {
+                    w.message(&mut c)?;
+                }
+                continue;
+            }
+            3 if !c.is_null() => {
+                w.system(&mut c)?;
+                continue;
+            }
+            10 if !c.is_null() => {
+                w.tools(&mut c)?;
+                continue;
+            }
+            _ => {}
+        }
+        let v = c.value()?;
+        let slot = match bit {
+            0 => &mut top.model,
+            2 => &mut top.max_tokens,
+            4 => &mut top.metadata,
+            5 => &mut top.stop_sequences,
+            6 => &mut top.stream,
+            7 => &mut top.temperature,
+            8 => &mut top.top_p,
+            9 => &mut top.top_k,
+            11 => &mut top.tool_choice,
+            12 => &mut top.thinking,
+            // A `null` system prompt or tool list.
+            _ => continue,
+        };
+        // `null` is an absent optional field (the model is a string).
+        if v != b"null" || bit == 0 {
+            *slot = Some(v);
+        }
+    }
+    if !c.at_end() || seen & 2 == 0 {
+        return None;
+    }
+    w.finish(top, ctx, body.len())
+}
+
+/// The top-level fields other than `messages`, as raw slices.
+#[derive(Default)]
+struct Top<'a> {
+    model: Option<&'a [u8]>,
+    max_tokens: Option<&'a [u8]>,
+    metadata: Option<&'a [u8]>,
+    stop_sequences: Option<&'a [u8]>,
+    stream: Option<&'a [u8]>,
+    temperature: Option<&'a [u8]>,
+    top_p: Option<&'a [u8]>,
+    top_k: Option<&'a [u8]>,
+    tool_choice: Option<&'a [u8]>,
+    thinking: Option<&'a [u8]>,
+    /// Fields Anthropic has and the hub does not: dropped.
+    unknown: Vec<&'a str>,
+}
+
+/// A key without escapes, as text.
+fn plain_key(key: &[u8]) -> Option<&str> {
+    if key.contains(&b'\\') {
+        return None;
+    }
+    std::str::from_utf8(key).ok()
+}
+
+/// The parts of the hub request written so far, and the debug lines to
+/// log when the whole request has been translated (none are logged for a
+/// request handed back to the typed path, which logs its own).
+struct Writer {
+    /// The messages, comma-separated.
+    msgs: Vec<u8>,
+    /// The system message (empty when there is none).
+    system: Vec<u8>,
+    /// `,"tools":[...]` (empty when there are none).
+    tools: Vec<u8>,
+    notes: Option<Vec<String>>,
+}
+
+impl Writer {
+    fn note(&mut self, text: impl FnOnce() -> String) {
+        if let Some(notes) = &mut self.notes {
+            notes.push(text());
+        }
+    }
+
+    /// Starts a hub message: `{"role":"<role>","content":`, after a comma
+    /// when it is not the first.
+    fn open(&mut self, role: &str) {
+        if !self.msgs.is_empty() {
+            self.msgs.push(b',');
+        }
+        self.msgs.extend_from_slice(b"{\"role\":\"");
+        self.msgs.extend_from_slice(role.as_bytes());
+        self.msgs.extend_from_slice(b"\",\"content\":");
+    }
+
+    /// One Anthropic message (the cursor is on it).
+    fn message(&mut self, c: &mut Cursor<'_>) -> Option<()> {
+        if !c.enter_object() {
+            return None;
+        }
+        let (mut role, mut content) = (None, None);
+        while let Some(key) = c.next_key()? {
+            match key {
+                b"role" if role.is_none() => role = Some(c.value()?),
+                b"content" if content.is_none() => content = Some(Content::read(c)?),
+                b"role" | b"content" => return None,
+                k if k.contains(&b'\\') => return None,
+                _ => {
+                    c.value()?;
+                }
+            }
+        }
+        match (role?, content?) {
+            (br#""user""#, content) => self.user(content),
+            (br#""assistant""#, content) => self.assistant(content),
+            _ => None,
+        }
+    }
+
+    /// A user message: text, or blocks of which `tool_result`s become
+    /// `tool` messages and the text blocks between them user messages.
+    fn user(&mut self, content: Content<'_>) -> Option<()> {
+        let blocks = match content {
+            Content::Raw(text) => {
+                self.open("user");
+                put_str(&mut self.msgs, text)?;
+                self.msgs.push(b'}');
+                return Some(());
+            }
+            Content::Blocks(blocks) => blocks,
+        };
+        let mut texts: Vec<Option<&[u8]>> = Vec::new();
+        for b in &blocks {
+            match b.kind {
+                br#""text""# => texts.push(b.text),
+                br#""tool_result""# => {
+                    self.user_texts(&mut texts)?;
+                    self.tool_result(b)?;
+                }
+                _ => return None,
+            }
+        }
+        self.user_texts(&mut texts)
+    }
+
+    /// The text blocks gathered since the last tool result, as one user
+    /// message (nothing when there are none).
+    fn user_texts(&mut self, texts: &mut Vec<Option<&[u8]>>) -> Option<()> {
+        if texts.is_empty() {
+            return Some(());
+        }
+        self.open("user");
+        parts(&mut self.msgs, texts)?;
+        self.msgs.push(b'}');
+        texts.clear();
+        Some(())
+    }
+
+    /// A `tool_result` block as a `tool` message.
+    fn tool_result(&mut self, b: &Block<'_>) -> Option<()> {
+        self.open("tool");
+        match &b.content {
+            None => self.msgs.extend_from_slice(b"\"\""),
+            Some(Content::Raw(raw)) if raw[0] == b'"' => put_str(&mut self.msgs, raw)?,
+            // A number, boolean or object: its JSON text.
+            Some(Content::Raw(raw)) => {
+                let v: Value = json::from_bytes(raw).ok()?;
+                write_str(&mut self.msgs, &v.to_string());
+            }
+            Some(Content::Blocks(items)) if items.is_empty() => {
+                self.msgs.extend_from_slice(b"\"\"");
+            }
+            Some(Content::Blocks(items)) => {
+                let mut texts = Vec::with_capacity(items.len());
+                for item in items {
+                    if item.kind != br#""text""# {
+                        return None;
+                    }
+                    texts.push(item.text);
+                }
+                parts(&mut self.msgs, &texts)?;
+            }
+        }
+        self.msgs.extend_from_slice(b",\"tool_call_id\":");
+        match b.tool_use_id {
+            Some(id) => put_str(&mut self.msgs, id)?,
+            None => self.msgs.extend_from_slice(b"\"\""),
+        }
+        self.msgs.push(b'}');
+        Some(())
+    }
+
+    /// An assistant message: its text blocks joined, its `tool_use` blocks
+    /// as tool calls. Thinking is not sent to a plain OpenAI provider.
+    fn assistant(&mut self, content: Content<'_>) -> Option<()> {
+        let mut texts: Vec<&[u8]> = Vec::new();
+        let mut calls: Vec<&Block<'_>> = Vec::new();
+        let blocks = match content {
+            Content::Raw(text) => {
+                if text != b"\"\"" {
+                    texts.push(text);
+                }
+                Vec::new()
+            }
+            Content::Blocks(blocks) => blocks,
+        };
+        for b in &blocks {
+            match b.kind {
+                // Texts are joined: empty ones add nothing.
+                br#""text""# => texts.extend(b.text.filter(|t| *t != b"\"\"")),
+                br#""tool_use""# => calls.push(b),
+                br#""thinking""# | br#""redacted_thinking""# => {}
+                other => {
+                    let other = raw_str(other)?.into_owned();
+                    self.note(|| {
+                        format!("assistant `{other}` block dropped: the hub has no counterpart")
+                    });
+                }
+            }
+        }
+        self.open("assistant");
+        let out = &mut self.msgs;
+        match texts.as_slice() {
+            [] if !calls.is_empty() => {
+                // No content: the `"content":` just written is taken back.
+                out.truncate(out.len() - b",\"content\":".len());
+            }
+            [] => out.extend_from_slice(b"\"\""),
+            [one] => put_str(out, one)?,
+            many => {
+                let mut text = String::new();
+                for raw in many {
+                    text.push_str(&raw_str(raw)?);
+                }
+                write_str(out, &text);
+            }
+        }
+        if !calls.is_empty() {
+            out.extend_from_slice(b",\"tool_calls\":[");
+            for (i, call) in calls.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'{');
+                if let Some(id) = call.id {
+                    out.extend_from_slice(b"\"id\":");
+                    put_str(out, id)?;
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\"type\":\"function\",\"function\":{");
+                if let Some(name) = call.name {
+                    out.extend_from_slice(b"\"name\":");
+                    put_str(out, name)?;
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\"arguments\":");
+                match call.input {
+                    None => out.extend_from_slice(b"\"{}\""),
+                    // An object is passed on as its text; `{"_raw": ...}`
+                    // (arguments that were not an object) and other values
+                    // go the typed way.
+                    Some(input) => {
+                        if input[0] != b'{' || memchr::memmem::find(input, b"\"_raw\"").is_some() {
+                            return None;
+                        }
+                        write_str(out, std::str::from_utf8(input).ok()?);
+                    }
+                }
+                out.extend_from_slice(b"}}");
+            }
+            out.push(b']');
+        }
+        out.push(b'}');
+        Some(())
+    }
+
+    /// The whole hub request: the top-level fields around the messages.
+    fn finish(mut self, top: Top<'_>, ctx: &Ctx, size: usize) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(size + self.msgs.len() / 8 + 256);
+        out.extend_from_slice(b"{\"model\":");
+        match top.model {
+            Some(m) if m != b"\"\"" => put_str(&mut out, m)?,
+            Some(_) | None => write_str(&mut out, ctx.client_model()),
+        }
+        out.extend_from_slice(b",\"messages\":[");
+        out.extend_from_slice(&self.system);
+        if !self.system.is_empty() && !self.msgs.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(&self.msgs);
+        out.push(b']');
+
+        let stream = match top.stream {
+            None | Some(b"false") => false,
+            Some(b"true") => true,
+            Some(_) => return None,
+        };
+        if stream {
+            out.extend_from_slice(b",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+        }
+        let mut parallel = None;
+        out.extend_from_slice(&self.tools);
+        if let Some(choice) = top.tool_choice {
+            parallel = self.tool_choice(&mut out, choice)?;
+        }
+        if let Some(false) = parallel {
+            out.extend_from_slice(b",\"parallel_tool_calls\":false");
+        }
+        for (key, raw) in [("temperature", top.temperature), ("top_p", top.top_p)] {
+            if let Some(raw) = raw {
+                let v: f64 = json::from_bytes(raw).ok()?;
+                field(&mut out, key);
+                json::to_writer(&mut out, &v).ok()?;
+            }
+        }
+        if let Some(raw) = top.max_tokens {
+            field(&mut out, "max_tokens");
+            write_u64(&mut out, raw)?;
+        }
+        if let Some(raw) = top.stop_sequences {
+            let list: Vec<Cow<'_, str>> = json::from_bytes(raw).ok()?;
+            if !list.is_empty() {
+                field(&mut out, "stop");
+                json::to_writer(&mut out, &list).ok()?;
+            }
+        }
+        if let Some(raw) = top.metadata {
+            let fields = fields_of(raw, &[b"user_id"])?;
+            if let Some(user) = fields[0].filter(|u| u[0] == b'"') {
+                field(&mut out, "user");
+                put_str(&mut out, user)?;
+            }
+        }
+        if let Some(raw) = top.thinking {
+            // As `thinking::anthropic_to_effort` reads it: a budget when
+            // enabled with one, else nothing.
+            let [kind, budget] = fields_of(raw, &[b"type", b"budget_tokens"])?[..] else {
+                return None;
+            };
+            if kind.is_some_and(|k| k.contains(&b'\\')) {
+                return None;
+            }
+            if kind == Some(br#""enabled""#)
+                && let Some(n) = budget.and_then(plain_u64)
+            {
+                field(&mut out, "reasoning_effort");
+                write_str(&mut out, &crate::thinking::effort_for_budget(n));
+            }
+        }
+        out.push(b'}');
+
+        if let Some(raw) = top.top_k {
+            let mut sink = Vec::new();
+            write_u64(&mut sink, raw)?;
+            self.note(|| "`top_k` dropped: the provider speaks plain OpenAI".into());
+        }
+        for key in &top.unknown {
+            self.note(|| {
+                format!("Anthropic field `{key}` dropped: the provider speaks plain OpenAI")
+            });
+        }
+        for note in self.notes.iter().flatten() {
+            log::debug(note);
+        }
+        Some(out)
+    }
+
+    /// The system prompt (the cursor is on it, and it is not `null`): text,
+    /// or text blocks.
+    fn system(&mut self, c: &mut Cursor<'_>) -> Option<()> {
+        let out = &mut self.system;
+        out.extend_from_slice(b"{\"role\":\"system\",\"content\":");
+        match Content::read(c)? {
+            Content::Raw(text) => put_str(out, text)?,
+            Content::Blocks(blocks) => {
+                let mut texts = Vec::with_capacity(blocks.len());
+                for b in &blocks {
+                    if b.kind != br#""text""# {
+                        return None;
+                    }
+                    texts.push(b.text);
+                }
+                parts(out, &texts)?;
+            }
+        }
+        out.push(b'}');
+        Some(())
+    }
+
+    /// `tools` (the cursor is on them, and they are not `null`): custom
+    /// tools as functions; server tools dropped.
+    fn tools(&mut self, c: &mut Cursor<'_>) -> Option<()> {
+        if !c.enter_array() {
+            return None;
+        }
+        while c.next_element()? {
+            if !c.enter_object() {
+                return None;
+            }
+            let (mut kind, mut name, mut description, mut schema) = (None, None, None, None);
+            while let Some(key) = c.next_key()? {
+                let slot = match key {
+                    b"type" => &mut kind,
+                    b"name" => &mut name,
+                    b"description" => &mut description,
+                    b"input_schema" => &mut schema,
+                    k if k.contains(&b'\\') => return None,
+                    _ => {
+                        c.value()?;
+                        continue;
+                    }
+                };
+                if slot.replace(c.value()?).is_some() {
+                    return None;
+                }
+            }
+            let kind = optional(kind);
+            let (description, schema) = (optional(description), optional(schema));
+            // The name is a string (`null` is not one).
+            let name = name.unwrap_or(b"\"\"");
+            if name[0] != b'"' || description.is_some_and(|d| d[0] != b'"') {
+                return None;
+            }
+            match kind {
+                None | Some(br#""custom""#) => {}
+                Some(k) if k[0] == b'"' => {
+                    let (name, k) = (raw_str(name)?.into_owned(), raw_str(k)?.into_owned());
+                    self.note(|| {
+                        format!(
+                            "Anthropic server tool `{name}` ({k}) dropped: the provider is not Anthropic"
+                        )
+                    });
+                    continue;
+                }
+                Some(_) => return None,
+            }
+            let out = &mut self.tools;
+            out.extend_from_slice(if out.is_empty() {
+                b",\"tools\":["
+            } else {
+                b","
+            });
+            out.extend_from_slice(b"{\"type\":\"function\",\"function\":{\"name\":");
+            put_str(out, name)?;
+            if let Some(d) = description {
+                out.extend_from_slice(b",\"description\":");
+                put_str(out, d)?;
+            }
+            if let Some(s) = schema {
+                out.extend_from_slice(b",\"parameters\":");
+                out.extend_from_slice(s);
+            }
+            out.extend_from_slice(b"}}");
+        }
+        if !self.tools.is_empty() {
+            self.tools.push(b']');
+        }
+        Some(())
+    }
+
+    /// `tool_choice`; returns whether parallel calls were turned off.
+    fn tool_choice(&mut self, out: &mut Vec<u8>, raw: &[u8]) -> Option<Option<bool>> {
+        let mut c = Cursor::new(raw);
+        if !c.enter_object() {
+            return None;
+        }
+        let (mut kind, mut name, mut parallel) = (None, None, None);
+        while let Some(key) = c.next_key()? {
+            let slot = match key {
+                b"type" => &mut kind,
+                b"name" => &mut name,
+                b"disable_parallel_tool_use" => &mut parallel,
+                k if k.contains(&b'\\') => return None,
+                _ => {
+                    c.value()?;
+                    continue;
+                }
+            };
+            if slot.replace(c.value()?).is_some() {
+                return None;
+            }
+        }
+        let name = optional(name);
+        if name.is_some_and(|n| n[0] != b'"') {
+            return None;
+        }
+        let disable = match optional(parallel) {
+            None | Some(b"false") => None,
+            Some(b"true") => Some(false),
+            Some(_) => return None,
+        };
+        let kind = kind?;
+        match kind {
+            br#""auto""# => out.extend_from_slice(b",\"tool_choice\":\"auto\""),
+            br#""any""# => out.extend_from_slice(b",\"tool_choice\":\"required\""),
+            br#""none""# => out.extend_from_slice(b",\"tool_choice\":\"none\""),
+            br#""tool""# => {
+                out.extend_from_slice(
+                    b",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":",
+                );
+                match name {
+                    Some(n) => put_str(out, n)?,
+                    None => out.extend_from_slice(b"\"\""),
+                }
+                out.extend_from_slice(b"}}");
+            }
+            k if k[0] == b'"' => {
+                let k = raw_str(k)?.into_owned();
+                self.note(|| format!("unknown tool_choice type `{k}` dropped"));
+            }
+            _ => return None,
+        }
+        Some(disable)
+    }
+}
+
+/// Message content, a system prompt or a tool result's content.
+enum Content<'a> {
+    /// A string (or, in a tool result, another value that is not an
+    /// array), as its raw slice.
+    Raw(&'a [u8]),
+    /// Blocks, read in the same pass.
+    Blocks(Vec<Block<'a>>),
+}
+
+impl<'a> Content<'a> {
+    fn read(c: &mut Cursor<'a>) -> Option<Content<'a>> {
+        if !c.enter_array() {
+            return c.value().map(Content::Raw);
+        }
+        let mut blocks = Vec::new();
+        while c.next_element()? {
+            blocks.push(Block::read(c)?);
+        }
+        Some(Content::Blocks(blocks))
+    }
+}
+
+/// The fields of a content block this path reads, as raw slices (`null`
+/// fields are absent). A block of another shape (a field of the wrong
+/// type, a repeated or escaped key) is `None`.
+#[derive(Default)]
+struct Block<'a> {
+    /// The `type`, quotes included.
+    kind: &'a [u8],
+    text: Option<&'a [u8]>,
+    id: Option<&'a [u8]>,
+    name: Option<&'a [u8]>,
+    input: Option<&'a [u8]>,
+    tool_use_id: Option<&'a [u8]>,
+    /// A tool result's content.
+    content: Option<Content<'a>>,
+}
+
+impl<'a> Block<'a> {
+    fn read(c: &mut Cursor<'a>) -> Option<Block<'a>> {
+        if !c.enter_object() {
+            return None;
+        }
+        let mut b = Block::default();
+        let (mut kind, mut unused) = (None, None);
+        let mut seen = 0u16;
+        while let Some(key) = c.next_key()? {
+            // The kind of value each field must hold, as the typed path
+            // reads it: a string, a boolean, or anything.
+            let (bit, slot, want) = match key {
+                b"type" => (0, &mut kind, Want::Str),
+                b"text" => (1, &mut b.text, Want::Str),
+                b"id" => (2, &mut b.id, Want::Str),
+                b"name" => (3, &mut b.name, Want::Str),
+                b"input" => (4, &mut b.input, Want::Any),
+                b"tool_use_id" => (5, &mut b.tool_use_id, Want::Str),
+                b"content" => {
+                    if seen & (1 << 6) != 0 {
+                        return None;
+                    }
+                    seen |= 1 << 6;
+                    if c.is_null() {
+                        c.value()?;
+                    } else {
+                        b.content = Some(Content::read(c)?);
+                    }
+                    continue;
+                }
+                // Read by the typed path, not needed here: only checked.
+                b"thinking" => (7, &mut unused, Want::Str),
+                b"signature" => (8, &mut unused, Want::Str),
+                b"data" => (9, &mut unused, Want::Str),
+                b"is_error" => (10, &mut unused, Want::Bool),
+                b"source" => (11, &mut unused, Want::Any),
+                k if k.contains(&b'\\') => return None,
+                _ => {
+                    c.value()?;
+                    continue;
+                }
+            };
+            if seen & (1 << bit) != 0 {
+                return None;
+            }
+            seen |= 1 << bit;
+            let v = c.value()?;
+            if v == b"null" {
+                continue;
+            }
+            let ok = match want {
+                Want::Str => v[0] == b'"',
+                Want::Bool => v == b"true" || v == b"false",
+                Want::Any => true,
+            };
+            if !ok {
+                return None;
+            }
+            *slot = Some(v);
+        }
+        b.kind = kind?;
+        Some(b)
+    }
+}
+
+enum Want {
+    Str,
+    Bool,
+    Any,
+}
+
+/// `None` for a missing field or `null`.
+fn optional(v: Option<&[u8]>) -> Option<&[u8]> {
+    v.filter(|v| *v != b"null")
+}
+
+/// The values of `keys` in the object `raw` (`null` ones absent); no
+/// value at all when `raw` is not an object. `None` when a key is repeated
+/// or a key is written with escapes.
+fn fields_of<'a>(raw: &'a [u8], keys: &[&[u8]]) -> Option<Vec<Option<&'a [u8]>>> {
+    let mut found = vec![None; keys.len()];
+    let mut c = Cursor::new(raw);
+    if !c.enter_object() {
+        return Some(found);
+    }
+    let mut seen = vec![false; keys.len()];
+    while let Some(key) = c.next_key()? {
+        let value = c.value()?;
+        if key.contains(&b'\\') {
+            return None;
+        }
+        if let Some(i) = keys.iter().position(|k| *k == key) {
+            if std::mem::replace(&mut seen[i], true) {
+                return None;
+            }
+            found[i] = optional(Some(value));
+        }
+    }
+    Some(found)
+}
+
+/// A JSON number written as plain digits, as a `u64`; `None` for any
+/// other number (negative, fraction, exponent) or one too large.
+fn plain_u64(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    raw.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Writes the JSON number `raw` as a `u64` field is written: plain digits
+/// as they are, another spelling (`1e3`) as it reads. `None` when it is
+/// not a `u64`.
+fn write_u64(out: &mut Vec<u8>, raw: &[u8]) -> Option<()> {
+    if plain_u64(raw).is_some() {
+        out.extend_from_slice(raw);
+        return Some(());
+    }
+    let v: u64 = json::from_bytes(raw).ok()?;
+    json::to_writer(out, &v).ok()
+}
+
+/// Writes `,"key":`.
+fn field(out: &mut Vec<u8>, key: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Copies a JSON string as the hub writer writes it.
+fn put_str(out: &mut Vec<u8>, raw: &[u8]) -> Option<()> {
+    copy_str(out, raw).then_some(())
+}
+
+/// Text blocks as hub content: one block is a string, several (or none)
+/// an array of text parts. A block without text is an empty text.
+fn parts(out: &mut Vec<u8>, texts: &[Option<&[u8]>]) -> Option<()> {
+    if let [one] = texts {
+        return match one {
+            Some(t) => put_str(out, t),
+            None => {
+                out.extend_from_slice(b"\"\"");
+                Some(())
+            }
+        };
+    }
+    out.push(b'[');
+    for (i, t) in texts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"type\":\"text\",\"text\":");
+        match t {
+            Some(t) => put_str(out, t)?,
+            None => out.extend_from_slice(b"\"\""),
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+    Some(())
+}
