@@ -1,6 +1,6 @@
-//! The direct Anthropic → hub path (`anthropic::direct`) against the typed
-//! one: wherever the direct path answers, its hub JSON is the typed path's
-//! byte for byte, and the common requests take it.
+//! The direct paths (`anthropic::direct`) against the typed ones: wherever
+//! a direct path answers, its JSON is the typed path's byte for byte, and
+//! the common requests and answers take it.
 
 mod common;
 
@@ -373,6 +373,323 @@ fn the_generated_requests_often_take_the_direct_path() {
     for _ in 0..1000 {
         let v = strategy.new_tree(&mut runner).unwrap().current();
         if agree(&compact(&v), &ctx()) {
+            answered += 1;
+        }
+    }
+    assert!(answered > 200, "{answered} of 1000");
+}
+
+// ---------------------------------------------------------------------------
+// Answers: hub → Anthropic
+// ---------------------------------------------------------------------------
+
+/// What the typed path makes of a hub answer: the Anthropic message, or its
+/// error (`None`: not a chat completion).
+fn typed_answer(body: &[u8], ctx: &Ctx) -> Result<Option<Vec<u8>>, String> {
+    let Some(hub) = translate::common::hub_answer(body).map_err(|e| e.message)? else {
+        return Ok(None);
+    };
+    let out = anthropic::response_from_hub(hub, ctx, 40);
+    Ok(Some(
+        sluice_sdk::json::to_vec(&out).expect("Anthropic JSON"),
+    ))
+}
+
+/// Whether the direct path answered for the hub answer `body`; panics when
+/// its answer is not the typed path's.
+fn agree_answer(body: &[u8], ctx: &Ctx) -> bool {
+    let Some(fast) = direct::response_from_hub_bytes(body, ctx) else {
+        return false;
+    };
+    let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match typed_answer(body, ctx) {
+        Ok(Some(slow)) => assert_eq!(
+            show(&fast),
+            show(&slow),
+            "direct and typed paths differ for {}",
+            show(body)
+        ),
+        other => panic!(
+            "the direct path answered {} where the typed one gave {other:?} for {}",
+            show(&fast),
+            show(body)
+        ),
+    }
+    true
+}
+
+fn answer(message: Value, usage: Value) -> Value {
+    json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o",
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": "stop"}],
+        "usage": usage, "system_fingerprint": "fp_1"})
+}
+
+#[test]
+fn the_common_answers_go_direct_and_come_out_as_the_typed_path_writes_them() {
+    let usage = json!({"prompt_tokens": 42, "completion_tokens": 64, "total_tokens": 106});
+    let openai_usage = json!({"prompt_tokens": 42, "completion_tokens": 64, "total_tokens": 106,
+        "prompt_tokens_details": {"cached_tokens": 10, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0}});
+    let mut covered = vec![
+        answer(
+            json!({"role": "assistant", "content": "Sure. \"Quoted\", caf\u{e9}\n", "refusal": null, "annotations": []}),
+            usage.clone(),
+        ),
+        answer(
+            json!({"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Lisbon\"}"}},
+            {"type": "function", "function": {"name": "f", "arguments": ""}},
+            {"id": "c3", "function": {"arguments": "not json"}},
+            {"id": "c4", "function": {"name": "g", "arguments": "[1]"}},
+            {"id": "c5", "index": 4, "function": null}]}),
+            openai_usage.clone(),
+        ),
+        answer(
+            json!({"role": "assistant", "content": "", "reasoning_content": "because"}),
+            usage.clone(),
+        ),
+        answer(
+            json!({"role": "assistant", "content": "x", "reasoning_content": ""}),
+            json!({}),
+        ),
+    ];
+    for (finish, id, model) in [
+        ("length", "", ""),
+        ("tool_calls", "msg_1", "m"),
+        ("content_filter", "x", "m"),
+        ("odd", "y", "m"),
+    ] {
+        let mut v = answer(
+            json!({"role": "assistant", "content": "t"}),
+            openai_usage.clone(),
+        );
+        v["choices"][0]["finish_reason"] = json!(finish);
+        v["id"] = json!(id);
+        v["model"] = json!(model);
+        covered.push(v);
+    }
+    let mut v = answer(json!({"role": "assistant", "content": "t"}), usage.clone());
+    v["choices"][0]["finish_reason"] = Value::Null;
+    covered.push(v);
+    for v in covered {
+        for body in [compact(&v), serde_json::to_vec_pretty(&v).unwrap()] {
+            assert!(
+                agree_answer(&body, &ctx()),
+                "the direct path did not answer for {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+}
+
+#[test]
+fn other_answers_are_left_to_the_typed_path() {
+    let usage = json!({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3});
+    let msg = json!({"role": "assistant", "content": "t"});
+    let mut left = vec![
+        // No usage (estimated), several or no choices, a count_tokens answer.
+        answer(msg.clone(), Value::Null),
+        json!({"id": "x", "choices": [{"index": 0, "message": msg}]}),
+        json!({"id": "x", "choices": [], "usage": usage}),
+        json!({"id": "x", "choices": [{"index": 0, "message": msg}, {"index": 1, "message": msg}], "usage": usage}),
+        json!({"input_tokens": 12}),
+        // Anthropic extensions, parts, refusals.
+        answer(
+            json!({"role": "assistant", "content": "t", "reasoning_signature": "s"}),
+            usage.clone(),
+        ),
+        answer(
+            json!({"role": "assistant", "content": "t", "thinking_blocks": []}),
+            usage.clone(),
+        ),
+        answer(
+            json!({"role": "assistant", "content": "", "refusal": "no"}),
+            usage.clone(),
+        ),
+        answer(
+            json!({"role": "assistant", "content": [{"type": "text", "text": "t"}]}),
+            usage.clone(),
+        ),
+        answer(msg.clone(), json!({"prompt_tokens": 1, "estimated": true})),
+        answer(
+            msg.clone(),
+            json!({"prompt_tokens": 1, "prompt_tokens_details": {"cache_creation_tokens": 1}}),
+        ),
+        // What the typed path refuses.
+        answer(json!({"content": "t"}), usage.clone()),
+        answer(json!({"role": "assistant", "content": 5}), usage.clone()),
+        answer(msg.clone(), json!({"prompt_tokens": null})),
+        answer(msg.clone(), json!({"prompt_tokens": -1})),
+        answer(
+            json!({"role": "assistant", "tool_calls": [{"id": 5}]}),
+            usage.clone(),
+        ),
+        json!({"id": null, "choices": [{"index": 0, "message": msg}], "usage": usage}),
+        json!({"id": "x", "created": 1.5, "choices": [{"index": 0, "message": msg}], "usage": usage}),
+        json!({"id": "x", "choices": [{"index": -1, "message": msg}], "usage": usage}),
+    ];
+    let mut v = answer(msg.clone(), usage.clone());
+    v["choices"][0]["stop_sequence"] = json!("END");
+    left.push(v);
+    for v in left {
+        let body = compact(&v);
+        assert!(
+            direct::response_from_hub_bytes(&body, &ctx()).is_none(),
+            "the direct path answered for {v}"
+        );
+    }
+    for body in [
+        &br#"{"id":"x","id":"y","choices":[],"usage":{}}"#[..],
+        b"[]",
+        b"{\"id\":\"\xff\"}",
+    ] {
+        assert!(direct::response_from_hub_bytes(body, &ctx()).is_none());
+    }
+}
+
+#[test]
+fn one_byte_edits_of_an_answer_are_translated_as_the_typed_path_does() {
+    let body = compact(&answer(
+        json!({"role": "assistant", "content": "hi", "reasoning_content": "r", "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]}),
+        json!({"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11,
+            "prompt_tokens_details": {"cached_tokens": 2}}),
+    ));
+    let alphabet = b"\"{}[],:01-.ntfx\\ ";
+    let (mut direct_answers, mut edits) = (0, 0);
+    for i in 0..=body.len() {
+        let mut variants: Vec<Vec<u8>> = Vec::new();
+        for &b in alphabet {
+            let mut v = body.clone();
+            v.insert(i, b);
+            variants.push(v);
+            if i < body.len() {
+                let mut v = body.clone();
+                v[i] = b;
+                variants.push(v);
+            }
+        }
+        if i < body.len() {
+            let mut v = body.clone();
+            v.remove(i);
+            variants.push(v);
+        }
+        for v in variants {
+            if serde_json::from_slice::<serde::de::IgnoredAny>(&v).is_err() {
+                continue;
+            }
+            edits += 1;
+            if agree_answer(&v, &ctx()) {
+                direct_answers += 1;
+            }
+        }
+    }
+    assert!(
+        edits > 1000 && direct_answers * 2 > edits,
+        "{direct_answers} of {edits}"
+    );
+}
+
+fn hub_answer() -> impl Strategy<Value = Value> {
+    let call = (
+        prop_oneof![Just(None), text().prop_map(Some)],
+        prop_oneof![Just(None), text().prop_map(Some)],
+        prop_oneof![
+            Just(None),
+            Just(Some("{\"a\": [1, \"x\"]}".to_owned())),
+            Just(Some(String::new())),
+            Just(Some(" {}".to_owned())),
+            text().prop_map(Some)
+        ],
+    )
+        .prop_map(|(id, name, arguments)| {
+            let mut c = json!({"type": "function", "function": {}});
+            if let Some(id) = id {
+                c["id"] = json!(id);
+            }
+            if let Some(name) = name {
+                c["function"]["name"] = json!(name);
+            }
+            if let Some(a) = arguments {
+                c["function"]["arguments"] = json!(a);
+            }
+            c
+        });
+    let message = (
+        prop_oneof![
+            Just(Value::Null),
+            text().prop_map(Value::String),
+            Just(json!([{"type": "text", "text": "p"}]))
+        ],
+        proptest::collection::vec(call, 0..3),
+        prop_oneof![3 => Just(None), 1 => text().prop_map(Some)],
+        prop_oneof![3 => Just(Value::Null), 1 => Just(json!("refused"))],
+    )
+        .prop_map(|(content, calls, reasoning, refusal)| {
+            let mut m = json!({"role": "assistant", "content": content, "refusal": refusal});
+            if !calls.is_empty() {
+                m["tool_calls"] = json!(calls);
+            }
+            if let Some(r) = reasoning {
+                m["reasoning_content"] = json!(r);
+            }
+            m
+        });
+    let usage = prop_oneof![
+        (0u64..1000, 0u64..1000).prop_map(
+            |(p, c)| json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+        ),
+        (0u64..1000, 0u64..2000).prop_map(
+            |(p, cached)| json!({"prompt_tokens": p, "completion_tokens": 1,
+            "prompt_tokens_details": {"cached_tokens": cached}})
+        ),
+        Just(Value::Null),
+    ];
+    (
+        text(),
+        prop_oneof![Just("gpt".to_owned()), text()],
+        message,
+        prop_oneof![
+            Just(json!("stop")),
+            Just(json!("length")),
+            Just(json!("tool_calls")),
+            Just(Value::Null),
+            text().prop_map(Value::String)
+        ],
+        usage,
+    )
+        .prop_map(|(id, model, message, finish, usage)| {
+            answer(message, usage)
+                .as_object()
+                .cloned()
+                .map(|mut o| {
+                    o.insert("id".into(), json!(id));
+                    o.insert("model".into(), json!(model));
+                    o["choices"][0]["finish_reason"] = finish;
+                    Value::Object(o)
+                })
+                .unwrap()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn any_answer_is_translated_as_the_typed_path_does(v in hub_answer(), pretty in any::<bool>()) {
+        let body = if pretty { serde_json::to_vec_pretty(&v).unwrap() } else { compact(&v) };
+        agree_answer(&body, &ctx());
+    }
+}
+
+#[test]
+fn the_generated_answers_often_take_the_direct_path() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = hub_answer();
+    let mut answered = 0;
+    for _ in 0..1000 {
+        let v = strategy.new_tree(&mut runner).unwrap().current();
+        if agree_answer(&compact(&v), &ctx()) {
             answered += 1;
         }
     }

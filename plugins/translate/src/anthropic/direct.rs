@@ -1,29 +1,36 @@
-//! Anthropic → hub for the common requests, written straight from the
-//! client's bytes: the fast path of [`decode_request`](super::decode_request).
+//! Anthropic ↔ hub for the common cases, written straight from the bytes:
+//! the fast paths of [`decode_request`](super::decode_request) (an
+//! Anthropic request → the hub) and [`encode_response`](super::encode_response)
+//! (a hub answer → an Anthropic message).
 //!
-//! [`anthropic_to_hub`](super::anthropic_to_hub) parses the whole request
-//! into types, builds the hub request and serializes it: every string is
-//! decoded, allocated, and escaped again. [`anthropic_to_hub_bytes`] reads
-//! the body once with a [`Cursor`] and writes the hub JSON as it goes:
-//! strings without escapes, tool inputs and tool schemas are copied as they
-//! came. Its output is the typed path's byte for byte (the tests in
-//! `tests/direct.rs` compare the two).
+//! The typed paths parse the whole body into types, translate, and
+//! serialize: every string is decoded, allocated, and escaped again. Here
+//! the body is read once with a [`Cursor`] and the other dialect's JSON is
+//! written as it goes: strings without escapes, tool inputs and tool
+//! schemas are copied as they came. The output is the typed path's byte for
+//! byte (the tests in `tests/direct.rs` compare the two).
 //!
-//! It answers only for the requests it was written for, and returns `None`
-//! for anything else, which the typed path then translates (or refuses,
-//! with its error message):
+//! Each answers only for what it was written for, and returns `None` for
+//! anything else, which the typed path then translates (or refuses, with
+//! its error message):
 //!
-//! * the provider is a plain OpenAI-compatible one (hub extensions are not
-//!   kept: an Anthropic client in front of OpenAI, vLLM, Ollama, ...);
-//! * content blocks are `text`, `tool_use`, `tool_result` (with text
-//!   content), `thinking` and `redacted_thinking` (images and documents go
-//!   the typed way);
-//! * tool calls' inputs are JSON objects;
-//! * no key is repeated, and no key is written with escapes.
+//! * requests ([`anthropic_to_hub_bytes`]): the provider is a plain
+//!   OpenAI-compatible one (hub extensions are not kept: an Anthropic client
+//!   in front of OpenAI, vLLM, Ollama, ...); content blocks are `text`,
+//!   `tool_use`, `tool_result` (with text content), `thinking` and
+//!   `redacted_thinking` (images and documents go the typed way); tool
+//!   calls' inputs are JSON objects;
+//! * answers ([`response_from_hub_bytes`]): one choice whose message has
+//!   text content (or none), tool calls, and perhaps `reasoning_content`,
+//!   with usage; no Anthropic extension fields (those come from an
+//!   Anthropic upstream, whose answers an Anthropic client gets untranslated
+//!   anyway);
+//! * in both, no key is repeated and no key is written with escapes.
 //!
-//! Like the rest of the plugins' structural readers, it follows the JSON's
-//! structure without checking the grammar of the values it skips: the
-//! gateway has parsed every client body before a plugin sees it.
+//! Like the rest of the plugins' structural readers, they follow the JSON's
+//! structure without checking the grammar of the values they skip: the
+//! gateway has parsed every client body and upstream answer before a plugin
+//! sees it.
 
 use std::borrow::Cow;
 
@@ -31,7 +38,12 @@ use serde_json::Value;
 use sluice_sdk::json::{self, Cursor, copy_str, raw_str, write_str};
 use sluice_sdk::log::{self, Level};
 
-use crate::common::Ctx;
+use crate::common::{Ctx, finish_to_anthropic_stop, raw_arguments};
+use crate::ext;
+
+// ---------------------------------------------------------------------------
+// Requests: Anthropic → hub
+// ---------------------------------------------------------------------------
 
 /// An Anthropic request as hub JSON, or `None` when it is not one of the
 /// requests this path handles (see the module docs).
@@ -434,7 +446,7 @@ impl Writer {
                 return None;
             }
             if kind == Some(br#""enabled""#)
-                && let Some(n) = budget.and_then(plain_u64)
+                && let Some(n) = budget.and_then(u64_of)
             {
                 field(&mut out, "reasoning_effort");
                 write_str(&mut out, &crate::thinking::effort_for_budget(n));
@@ -607,6 +619,358 @@ impl Writer {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Answers: hub → Anthropic
+// ---------------------------------------------------------------------------
+
+/// A hub answer (a whole chat completion) as an Anthropic message, or
+/// `None` when it is not one of the answers this path handles (see the
+/// module docs).
+pub fn response_from_hub_bytes(body: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
+    let body = json::utf8(body)?.as_bytes();
+    let mut c = Cursor::new(body);
+    if !c.enter_object() {
+        return None;
+    }
+    let (mut id, mut model, mut choice, mut usage) = (None, None, None, None);
+    let mut seen = 0u8;
+    while let Some(key) = c.next_key()? {
+        let bit = match key {
+            b"id" => 0,
+            b"model" => 1,
+            b"choices" => 2,
+            b"usage" => 3,
+            b"object" => 4,
+            b"created" => 5,
+            k if k.contains(&b'\\') => return None,
+            _ => {
+                c.value()?;
+                continue;
+            }
+        };
+        if seen & (1 << bit) != 0 {
+            return None;
+        }
+        seen |= 1 << bit;
+        match bit {
+            2 => {
+                // Exactly one choice (several go the typed way).
+                if !c.enter_array() || !c.next_element()? {
+                    return None;
+                }
+                choice = Some(Answer::read(&mut c)?);
+                if c.next_element()? {
+                    return None;
+                }
+            }
+            3 => usage = Some(Tokens::read(&mut c)?),
+            _ => {
+                let v = c.value()?;
+                let ok = match bit {
+                    0 => {
+                        id = Some(v);
+                        v[0] == b'"'
+                    }
+                    1 => {
+                        model = Some(v);
+                        v[0] == b'"'
+                    }
+                    4 => v[0] == b'"',
+                    _ => u64_of(v).is_some(),
+                };
+                if !ok {
+                    return None;
+                }
+            }
+        }
+    }
+    if !c.at_end() {
+        return None;
+    }
+    let (choice, usage) = (choice?, usage?);
+
+    let mut out = Vec::with_capacity(body.len() + 64);
+    out.extend_from_slice(b"{\"id\":");
+    let id = match id {
+        Some(raw) => raw_str(raw)?,
+        None => Cow::Borrowed(""),
+    };
+    write_str(&mut out, &super::response::message_id(&id));
+    out.extend_from_slice(b",\"type\":\"message\",\"role\":\"assistant\",\"content\":[");
+    let mut first = true;
+    let mut block = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+    };
+    if let Some(r) = choice.reasoning.filter(|r| *r != b"\"\"") {
+        block(&mut out);
+        out.extend_from_slice(b"{\"type\":\"thinking\",\"thinking\":");
+        put_str(&mut out, r)?;
+        out.extend_from_slice(b",\"signature\":\"\"}");
+    }
+    if let Some(t) = choice.text.filter(|t| *t != b"\"\"") {
+        block(&mut out);
+        out.extend_from_slice(b"{\"type\":\"text\",\"text\":");
+        put_str(&mut out, t)?;
+        out.push(b'}');
+    }
+    for (i, call) in choice.calls.iter().enumerate() {
+        block(&mut out);
+        out.extend_from_slice(b"{\"type\":\"tool_use\",\"id\":");
+        match call.id {
+            Some(id) => put_str(&mut out, id)?,
+            None => write_str(&mut out, &format!("toolu_{i}")),
+        }
+        out.extend_from_slice(b",\"name\":");
+        match call.name {
+            Some(name) => put_str(&mut out, name)?,
+            None => out.extend_from_slice(b"\"\""),
+        }
+        out.extend_from_slice(b",\"input\":");
+        let arguments = match call.arguments {
+            Some(raw) => raw_str(raw)?,
+            None => Cow::Borrowed(""),
+        };
+        out.extend_from_slice(raw_arguments(&arguments).get().as_bytes());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"model\":");
+    match model {
+        Some(m) if m != b"\"\"" => put_str(&mut out, m)?,
+        _ => write_str(&mut out, ctx.client_model()),
+    }
+    out.extend_from_slice(b",\"stop_reason\":");
+    let finish = match choice.finish {
+        Some(f) => raw_str(f)?,
+        None => Cow::Borrowed("stop"),
+    };
+    write_str(&mut out, finish_to_anthropic_stop(&finish, false));
+    out.extend_from_slice(b",\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
+    let input = usage.prompt.saturating_sub(usage.cached.unwrap_or(0));
+    json::to_writer(&mut out, &input).ok()?;
+    out.extend_from_slice(b",\"output_tokens\":");
+    json::to_writer(&mut out, &usage.completion).ok()?;
+    if let Some(n) = usage.cached {
+        out.extend_from_slice(b",\"cache_read_input_tokens\":");
+        json::to_writer(&mut out, &n).ok()?;
+    }
+    out.extend_from_slice(b"}}");
+    Some(out)
+}
+
+/// A `u64` field's value: plain digits, or another spelling of an integer.
+fn u64_of(raw: &[u8]) -> Option<u64> {
+    plain_u64(raw).or_else(|| json::from_bytes(raw).ok())
+}
+
+/// The parts of a hub choice this path writes, as raw slices.
+#[derive(Default)]
+struct Answer<'a> {
+    text: Option<&'a [u8]>,
+    reasoning: Option<&'a [u8]>,
+    calls: Vec<Call<'a>>,
+    finish: Option<&'a [u8]>,
+}
+
+/// A tool call's fields.
+#[derive(Default)]
+struct Call<'a> {
+    id: Option<&'a [u8]>,
+    name: Option<&'a [u8]>,
+    arguments: Option<&'a [u8]>,
+}
+
+/// Reads an object's fields (the cursor is on it) with `field`, which gets
+/// each key and the cursor on its value and reads or skips that value.
+/// `None` when it is not an object, a key is written with escapes or
+/// repeated (`field` returns a bit per key it knows, `None` to refuse).
+fn object<'a>(
+    c: &mut Cursor<'a>,
+    mut field: impl FnMut(&[u8], &mut Cursor<'a>) -> Option<u32>,
+) -> Option<()> {
+    if !c.enter_object() {
+        return None;
+    }
+    let mut seen = 0u32;
+    while let Some(key) = c.next_key()? {
+        if key.contains(&b'\\') {
+            return None;
+        }
+        let bit = field(key, c)?;
+        if bit != 0 {
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+        }
+    }
+    Some(())
+}
+
+/// Skips a value: the bit 0 of [`object`] (a field not read).
+fn skip(c: &mut Cursor<'_>) -> Option<u32> {
+    c.value().map(|_| 0)
+}
+
+/// A string (or `null`: absent) field's raw value.
+fn string<'a>(c: &mut Cursor<'a>, slot: &mut Option<&'a [u8]>, bit: u32) -> Option<u32> {
+    let v = c.value()?;
+    if v != b"null" {
+        if v[0] != b'"' {
+            return None;
+        }
+        *slot = Some(v);
+    }
+    Some(bit)
+}
+
+/// A `u64` (or `null`: absent, when `optional`) field's value.
+fn number(c: &mut Cursor<'_>, slot: &mut Option<u64>, optional: bool, bit: u32) -> Option<u32> {
+    let v = c.value()?;
+    if v == b"null" && optional {
+        return Some(bit);
+    }
+    *slot = Some(u64_of(v)?);
+    Some(bit)
+}
+
+impl<'a> Answer<'a> {
+    /// A choice: `index`, `message` and `finish_reason`; other fields
+    /// (`logprobs`, ...) are skipped, Anthropic's `stop_sequence` is left
+    /// to the typed path.
+    fn read(c: &mut Cursor<'a>) -> Option<Answer<'a>> {
+        let mut a = Answer::default();
+        let (mut message, mut index) = (false, None);
+        object(c, |key, c| match key {
+            b"index" => {
+                number(c, &mut index, false, 1)?;
+                u32::try_from(index?).ok().map(|_| 1)
+            }
+            b"finish_reason" => string(c, &mut a.finish, 2),
+            b"message" => {
+                message = true;
+                a.message(c)?;
+                Some(4)
+            }
+            k if k == ext::STOP_SEQUENCE.as_bytes() => (c.value()? == b"null").then_some(8),
+            _ => skip(c),
+        })?;
+        message.then_some(a)
+    }
+
+    /// The message: `role`, text `content`, `tool_calls`,
+    /// `reasoning_content`; `name` and `tool_call_id` checked; extension
+    /// fields and `refusal` left to the typed path.
+    fn message(&mut self, c: &mut Cursor<'a>) -> Option<()> {
+        let (mut role, mut unused) = (None, None);
+        object(c, |key, c| match key {
+            b"role" => string(c, &mut role, 1),
+            b"content" => {
+                let bit = string(c, &mut self.text, 2)?;
+                Some(bit)
+            }
+            b"reasoning_content" => string(c, &mut self.reasoning, 4),
+            b"name" => string(c, &mut unused, 8),
+            b"tool_call_id" => string(c, &mut unused, 16),
+            b"tool_calls" => {
+                if c.is_null() {
+                    return skip(c).map(|_| 32);
+                }
+                if !c.enter_array() {
+                    return None;
+                }
+                while c.next_element()? {
+                    self.calls.push(Call::read(c)?);
+                }
+                Some(32)
+            }
+            b"refusal" | b"thinking_blocks" | b"reasoning_signature" | b"redacted_thinking" => {
+                (c.value()? == b"null").then_some(0)
+            }
+            _ => skip(c),
+        })?;
+        role.map(|_| ())
+    }
+}
+
+impl<'a> Call<'a> {
+    fn read(c: &mut Cursor<'a>) -> Option<Call<'a>> {
+        let mut call = Call::default();
+        let (mut kind, mut index) = (None, None);
+        object(c, |key, c| match key {
+            b"id" => string(c, &mut call.id, 1),
+            b"type" => string(c, &mut kind, 2),
+            b"index" => {
+                number(c, &mut index, true, 4)?;
+                index.is_none_or(|i| u32::try_from(i).is_ok()).then_some(4)
+            }
+            b"function" => {
+                if c.is_null() {
+                    return skip(c).map(|_| 8);
+                }
+                let (mut name, mut arguments) = (None, None);
+                object(c, |key, c| match key {
+                    b"name" => string(c, &mut name, 1),
+                    b"arguments" => string(c, &mut arguments, 2),
+                    _ => skip(c),
+                })?;
+                (call.name, call.arguments) = (name, arguments);
+                Some(8)
+            }
+            _ => skip(c),
+        })?;
+        Some(call)
+    }
+}
+
+/// The usage counts this path writes.
+#[derive(Default)]
+struct Tokens {
+    prompt: u64,
+    completion: u64,
+    cached: Option<u64>,
+}
+
+impl Tokens {
+    fn read(c: &mut Cursor<'_>) -> Option<Tokens> {
+        let mut t = Tokens::default();
+        let (mut prompt, mut completion, mut total) = (None, None, None);
+        object(c, |key, c| match key {
+            b"prompt_tokens" => number(c, &mut prompt, false, 1),
+            b"completion_tokens" => number(c, &mut completion, false, 2),
+            b"total_tokens" => number(c, &mut total, false, 4),
+            b"prompt_tokens_details" => {
+                if c.is_null() {
+                    return skip(c).map(|_| 8);
+                }
+                object(c, |key, c| match key {
+                    b"cached_tokens" => number(c, &mut t.cached, true, 1),
+                    k if k == ext::CACHE_CREATION_TOKENS.as_bytes() => None,
+                    _ => skip(c),
+                })?;
+                Some(8)
+            }
+            b"completion_tokens_details" => {
+                if c.is_null() {
+                    return skip(c).map(|_| 16);
+                }
+                let mut reasoning = None;
+                object(c, |key, c| match key {
+                    b"reasoning_tokens" => number(c, &mut reasoning, true, 1),
+                    _ => skip(c),
+                })?;
+                Some(16)
+            }
+            k if k == ext::ESTIMATED.as_bytes() => None,
+            _ => skip(c),
+        })?;
+        t.prompt = prompt.unwrap_or(0);
+        t.completion = completion.unwrap_or(0);
+        Some(t)
+    }
+}
+
 /// Message content, a system prompt or a tool result's content.
 enum Content<'a> {
     /// A string (or, in a tool result, another value that is not an
@@ -746,15 +1110,16 @@ fn fields_of<'a>(raw: &'a [u8], keys: &[&[u8]]) -> Option<Vec<Option<&'a [u8]>>>
     Some(found)
 }
 
-/// A JSON number written as plain digits, as a `u64`; `None` for any
-/// other number (negative, fraction, exponent) or one too large.
+/// A JSON number written as plain digits (at most 19, which always fit),
+/// as a `u64`; `None` for any other number (negative, fraction, exponent,
+/// 20 digits or more).
 fn plain_u64(raw: &[u8]) -> Option<u64> {
-    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
+    if raw.is_empty() || raw.len() > 19 || !raw.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    raw.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
+    // Not `checked_mul`: in WebAssembly its overflow check is a 128-bit
+    // multiplication in a library call, for every digit.
+    Some(raw.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 /// Writes the JSON number `raw` as a `u64` field is written: plain digits

@@ -234,10 +234,15 @@ pub fn decode_request(req: &Request) -> Result<Vec<u8>, PluginError> {
 /// (`ingress.encode-response`). A body that is not a chat completion (e.g.
 /// a count_tokens answer) passes unchanged.
 pub fn encode_response(req: &Request, body: &[u8], created: u64) -> Result<Vec<u8>, PluginError> {
+    let ctx = Ctx::from_request(req, created);
+    // The common answers are written from the bytes; the others through
+    // the types.
+    if let Some(out) = direct::response_from_hub_bytes(body, &ctx) {
+        return Ok(out);
+    }
     let Some(hub) = common::hub_answer(body)? else {
         return Ok(body.to_vec());
     };
-    let ctx = Ctx::from_request(req, created);
     let prompt_chars = common::prompt_chars_if(hub.usage.is_none(), &req.body);
     json::to_vec(&response_from_hub(hub, &ctx, prompt_chars))
 }
