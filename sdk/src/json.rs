@@ -717,6 +717,14 @@ impl<'a> Cursor<'a> {
 /// ```
 pub fn raw_str(raw: &[u8]) -> Option<Cow<'_, str>> {
     let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    // Most strings read this way are short ASCII roles, ids and names: one
+    // loop over them, no call.
+    if inner.iter().all(|&b| b != b'\\' && b.is_ascii()) {
+        // SAFETY: ASCII is UTF-8.
+        return Some(Cow::Borrowed(unsafe {
+            std::str::from_utf8_unchecked(inner)
+        }));
+    }
     if memchr::memchr(b'\\', inner).is_none() {
         utf8_key(inner).map(Cow::Borrowed)
     } else {

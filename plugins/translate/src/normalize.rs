@@ -490,23 +490,28 @@ pub fn hub_is_well_formed(body: &[u8]) -> Option<bool> {
     if !c.enter_object() {
         return None;
     }
-    let mut messages: Option<Vec<LightMessage<'_>>> = None;
+    let mut seen_messages = false;
+    // Once the answer is known to be "no", the rest is still read: a body
+    // of the wrong shape further on is `None`, as the full parse says.
+    let mut well_formed = true;
     while let Some(key) = c.next_key()? {
         if key == b"messages" {
-            if messages.is_some() {
+            if std::mem::replace(&mut seen_messages, true) {
                 return None;
             }
-            let mut list = Vec::new();
             if c.is_null() {
                 c.value()?;
             } else if c.enter_array() {
+                // The calls of the last assistant message not answered yet.
+                let mut pending: Vec<Cow<'_, str>> = Vec::new();
                 while c.next_element()? {
-                    list.push(LightMessage::read(&mut c)?);
+                    let m = LightMessage::read(&mut c)?;
+                    well_formed &= m.fits(&mut pending);
                 }
+                well_formed &= pending.is_empty();
             } else {
                 return None;
             }
-            messages = Some(list);
         } else if key.contains(&b'\\') {
             return None;
         } else {
@@ -516,62 +521,46 @@ pub fn hub_is_well_formed(body: &[u8]) -> Option<bool> {
     if !c.at_end() {
         return None;
     }
-    let messages = messages.unwrap_or_default();
-    fn role<'b>(m: &'b LightMessage<'_>) -> Option<&'b str> {
-        m.role.as_deref()
-    }
-    // Assistant messages with calls, as in `normalize_hub`.
-    let calls: Vec<(usize, Vec<&str>)> = messages
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| role(m) == Some("assistant"))
-        .map(|(i, m)| {
-            let ids = m.tool_calls.iter().map(|c| c.as_ref()).collect::<Vec<_>>();
-            (i, ids)
-        })
-        .filter(|(_, ids)| !ids.is_empty())
-        .collect();
-    let owner = |pos: usize, id: &str| {
-        calls
-            .iter()
-            .rev()
-            .find(|(i, ids)| *i < pos && ids.contains(&id))
-            .or_else(|| calls.iter().find(|(_, ids)| ids.contains(&id)))
-            .map(|(i, _)| *i)
-    };
-    // Every result has a call and content of the right shape.
-    let mut results: HashMap<(usize, &str), Vec<usize>> = HashMap::new();
-    for (pos, m) in messages.iter().enumerate() {
-        if role(m) != Some("tool") {
-            continue;
-        }
-        let id = m.tool_call_id.as_deref().unwrap_or_default();
-        let Some(o) = owner(pos, id) else {
-            return Some(false);
-        };
-        let content_ok = match m.content {
-            Some([b'"', ..]) => true,
-            Some(parts @ [b'[', ..]) => sluice_sdk::json::split_array(parts)?
-                .iter()
-                .all(|p| p.starts_with(b"{")),
-            _ => false,
-        };
-        if !content_ok {
-            return Some(false);
-        }
-        results.entry((o, id)).or_default().push(pos);
-    }
-    // Every call has exactly one result, among the messages right after it.
-    for (i, ids) in &calls {
-        let n = ids.len();
-        for id in ids {
-            match results.remove(&(*i, *id)).as_deref() {
-                Some(&[pos]) if pos > *i && pos <= i + n => {}
-                _ => return Some(false),
+    Some(well_formed)
+}
+
+impl<'a> LightMessage<'a> {
+    /// Whether this message fits a conversation [`normalize_hub`] leaves
+    /// as it is, given the calls still `pending` (which it updates): every
+    /// call's one result comes in the messages right after it, in any
+    /// order, and nothing else does. (The normalizer's own conditions, in
+    /// one pass: a result placed anywhere else is an orphan, a duplicate or
+    /// out of place; a call left pending has no result.)
+    fn fits(self, pending: &mut Vec<Cow<'a, str>>) -> bool {
+        match self.role.as_deref() {
+            Some("tool") => {
+                let id = self.tool_call_id.unwrap_or_default();
+                let Some(i) = pending.iter().position(|p| *p == id) else {
+                    return false;
+                };
+                pending.swap_remove(i);
+                match self.content {
+                    Some([b'"', ..]) => true,
+                    Some(parts @ [b'[', ..]) => sluice_sdk::json::split_array(parts)
+                        .is_some_and(|parts| parts.iter().all(|p| p.starts_with(b"{"))),
+                    _ => false,
+                }
             }
+            _ if !pending.is_empty() => false,
+            Some("assistant") => {
+                let calls = self.tool_calls;
+                // One id called twice in a message gets two results, or
+                // one for two calls: either way a repair.
+                let distinct = calls
+                    .iter()
+                    .enumerate()
+                    .all(|(i, id)| !calls[..i].contains(id));
+                *pending = calls;
+                distinct
+            }
+            _ => true,
         }
     }
-    Some(true)
 }
 
 /// What the `tool-result-normalizer` plugin does with a request

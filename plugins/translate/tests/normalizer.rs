@@ -206,8 +206,8 @@ fn transform_leaves_good_and_foreign_bodies_byte_for_byte() {
 
 /// The quick check that lets a well-formed hub conversation through
 /// unparsed agrees with the full normalizer on every conversation of up to
-/// four messages built from calls, results of every content shape, orphans
-/// and duplicates.
+/// four messages built from calls (one id called twice among them), results
+/// of every content shape, orphans and duplicates.
 #[test]
 fn the_quick_check_agrees_with_the_normalizer_on_every_small_conversation() {
     use translate::normalize::hub_is_well_formed;
@@ -217,6 +217,7 @@ fn the_quick_check_agrees_with_the_normalizer_on_every_small_conversation() {
         json!({"role": "assistant", "content": null, "tool_calls": [call("a")]}),
         json!({"role": "assistant", "content": null, "tool_calls": [call("a"), call("b")]}),
         json!({"role": "assistant", "tool_calls": [call("b")]}),
+        json!({"role": "assistant", "tool_calls": [call("a"), call("a")]}),
         json!({"role": "tool", "tool_call_id": "a", "content": "r"}),
         json!({"role": "tool", "tool_call_id": "b", "content": [{"type": "text", "text": "r"}]}),
         json!({"role": "tool", "tool_call_id": "a", "content": null}),
