@@ -59,84 +59,62 @@ pub fn anthropic_to_hub_bytes(body: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
         notes: log::enabled(Level::Debug).then(Vec::new),
     };
     let mut top = Top::default();
-    let mut seen = 0u32;
+    let mut messages = false;
     let mut c = Cursor::new(body);
-    if !c.enter_object() {
-        return None;
-    }
-    while let Some(key) = c.next_key()? {
-        let bit = match key {
-            b"model" => 0,
-            b"messages" => 1,
-            b"max_tokens" => 2,
-            b"system" => 3,
-            b"metadata" => 4,
-            b"stop_sequences" => 5,
-            b"stream" => 6,
-            b"temperature" => 7,
-            b"top_p" => 8,
-            b"top_k" => 9,
-            b"tools" => 10,
-            b"tool_choice" => 11,
-            b"thinking" => 12,
-            _ => {
-                let name = plain_key(key)?;
-                if top.unknown.contains(&name) {
-                    return None;
-                }
-                top.unknown.push(name);
-                c.value()?;
-                continue;
-            }
-        };
-        if seen & (1 << bit) != 0 {
-            return None;
-        }
-        seen |= 1 << bit;
-        // Messages, the system prompt and tools are written as they are
-        // read, each into its own buffer: the hub's order of fields is not
-        // the body's.
-        match bit {
-            1 => {
+    object(&mut c, |key, c| {
+        let (bit, slot) = match key {
+            // Messages, the system prompt and tools are written as they
+            // are read, each into its own buffer: the hub's order of fields
+            // is not the body's.
+            b"messages" => {
                 if !c.enter_array() {
                     return None;
                 }
                 while c.next_element()? {
-                    w.message(&mut c)?;
+                    w.message(c)?;
                 }
-                continue;
+                messages = true;
+                return Some(1 << 1);
             }
-            3 if !c.is_null() => {
-                w.system(&mut c)?;
-                continue;
+            b"system" | b"tools" if c.is_null() => {
+                c.value()?;
+                return Some(if key == b"system" { 1 << 3 } else { 1 << 10 });
             }
-            10 if !c.is_null() => {
-                w.tools(&mut c)?;
-                continue;
+            b"system" => {
+                w.system(c)?;
+                return Some(1 << 3);
             }
-            _ => {}
-        }
-        let v = c.value()?;
-        let slot = match bit {
-            0 => &mut top.model,
-            2 => &mut top.max_tokens,
-            4 => &mut top.metadata,
-            5 => &mut top.stop_sequences,
-            6 => &mut top.stream,
-            7 => &mut top.temperature,
-            8 => &mut top.top_p,
-            9 => &mut top.top_k,
-            11 => &mut top.tool_choice,
-            12 => &mut top.thinking,
-            // A `null` system prompt or tool list.
-            _ => continue,
+            b"tools" => {
+                w.tools(c)?;
+                return Some(1 << 10);
+            }
+            b"model" => (1 << 0, &mut top.model),
+            b"max_tokens" => (1 << 2, &mut top.max_tokens),
+            b"metadata" => (1 << 4, &mut top.metadata),
+            b"stop_sequences" => (1 << 5, &mut top.stop_sequences),
+            b"stream" => (1 << 6, &mut top.stream),
+            b"temperature" => (1 << 7, &mut top.temperature),
+            b"top_p" => (1 << 8, &mut top.top_p),
+            b"top_k" => (1 << 9, &mut top.top_k),
+            b"tool_choice" => (1 << 11, &mut top.tool_choice),
+            b"thinking" => (1 << 12, &mut top.thinking),
+            _ => {
+                let name = std::str::from_utf8(key).ok()?;
+                if top.unknown.contains(&name) {
+                    return None;
+                }
+                top.unknown.push(name);
+                return skip(c);
+            }
         };
+        let v = c.value()?;
         // `null` is an absent optional field (the model is a string).
-        if v != b"null" || bit == 0 {
+        if v != b"null" || bit == 1 {
             *slot = Some(v);
         }
-    }
-    if !c.at_end() || seen & 2 == 0 {
+        Some(bit)
+    })?;
+    if !c.at_end() || !messages {
         return None;
     }
     w.finish(top, ctx, body.len())
@@ -157,14 +135,6 @@ struct Top<'a> {
     thinking: Option<&'a [u8]>,
     /// Fields Anthropic has and the hub does not: dropped.
     unknown: Vec<&'a str>,
-}
-
-/// A key without escapes, as text.
-fn plain_key(key: &[u8]) -> Option<&str> {
-    if key.contains(&b'\\') {
-        return None;
-    }
-    std::str::from_utf8(key).ok()
 }
 
 /// The parts of the hub request written so far, and the debug lines to
@@ -430,8 +400,8 @@ impl Writer {
             }
         }
         if let Some(raw) = top.metadata {
-            let fields = fields_of(raw, &[b"user_id"])?;
-            if let Some(user) = fields[0].filter(|u| u[0] == b'"') {
+            let [user] = fields_of(raw, [b"user_id"])?;
+            if let Some(user) = user.filter(|u| u[0] == b'"') {
                 field(&mut out, "user");
                 put_str(&mut out, user)?;
             }
@@ -439,9 +409,7 @@ impl Writer {
         if let Some(raw) = top.thinking {
             // As `thinking::anthropic_to_effort` reads it: a budget when
             // enabled with one, else nothing.
-            let [kind, budget] = fields_of(raw, &[b"type", b"budget_tokens"])?[..] else {
-                return None;
-            };
+            let [kind, budget] = fields_of(raw, [b"type", b"budget_tokens"])?;
             if kind.is_some_and(|k| k.contains(&b'\\')) {
                 return None;
             }
@@ -499,26 +467,8 @@ impl Writer {
             return None;
         }
         while c.next_element()? {
-            if !c.enter_object() {
-                return None;
-            }
-            let (mut kind, mut name, mut description, mut schema) = (None, None, None, None);
-            while let Some(key) = c.next_key()? {
-                let slot = match key {
-                    b"type" => &mut kind,
-                    b"name" => &mut name,
-                    b"description" => &mut description,
-                    b"input_schema" => &mut schema,
-                    k if k.contains(&b'\\') => return None,
-                    _ => {
-                        c.value()?;
-                        continue;
-                    }
-                };
-                if slot.replace(c.value()?).is_some() {
-                    return None;
-                }
-            }
+            let [kind, name, description, schema] =
+                raw_fields(c, [b"type", b"name", b"description", b"input_schema"])?;
             let kind = optional(kind);
             let (description, schema) = (optional(description), optional(schema));
             // The name is a string (`null` is not one).
@@ -565,26 +515,10 @@ impl Writer {
 
     /// `tool_choice`; returns whether parallel calls were turned off.
     fn tool_choice(&mut self, out: &mut Vec<u8>, raw: &[u8]) -> Option<Option<bool>> {
-        let mut c = Cursor::new(raw);
-        if !c.enter_object() {
-            return None;
-        }
-        let (mut kind, mut name, mut parallel) = (None, None, None);
-        while let Some(key) = c.next_key()? {
-            let slot = match key {
-                b"type" => &mut kind,
-                b"name" => &mut name,
-                b"disable_parallel_tool_use" => &mut parallel,
-                k if k.contains(&b'\\') => return None,
-                _ => {
-                    c.value()?;
-                    continue;
-                }
-            };
-            if slot.replace(c.value()?).is_some() {
-                return None;
-            }
-        }
+        let [kind, name, parallel] = raw_fields(
+            &mut Cursor::new(raw),
+            [b"type", b"name", b"disable_parallel_tool_use"],
+        )?;
         let name = optional(name);
         if name.is_some_and(|n| n[0] != b'"') {
             return None;
@@ -629,61 +563,37 @@ impl Writer {
 pub fn response_from_hub_bytes(body: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
     let body = json::utf8(body)?.as_bytes();
     let mut c = Cursor::new(body);
-    if !c.enter_object() {
-        return None;
-    }
     let (mut id, mut model, mut choice, mut usage) = (None, None, None, None);
-    let mut seen = 0u8;
-    while let Some(key) = c.next_key()? {
-        let bit = match key {
-            b"id" => 0,
-            b"model" => 1,
-            b"choices" => 2,
-            b"usage" => 3,
-            b"object" => 4,
-            b"created" => 5,
-            k if k.contains(&b'\\') => return None,
-            _ => {
-                c.value()?;
-                continue;
+    object(&mut c, |key, c| match key {
+        // Strings (`null` is not one).
+        b"id" | b"model" | b"object" => {
+            let v = c.value()?;
+            match key {
+                b"id" => id = Some(v),
+                b"model" => model = Some(v),
+                _ => {}
             }
-        };
-        if seen & (1 << bit) != 0 {
-            return None;
+            (v[0] == b'"').then_some(match key {
+                b"id" => 1,
+                b"model" => 2,
+                _ => 4,
+            })
         }
-        seen |= 1 << bit;
-        match bit {
-            2 => {
-                // Exactly one choice (several go the typed way).
-                if !c.enter_array() || !c.next_element()? {
-                    return None;
-                }
-                choice = Some(Answer::read(&mut c)?);
-                if c.next_element()? {
-                    return None;
-                }
+        b"created" => number(c, &mut None, false, 8),
+        b"choices" => {
+            // Exactly one choice (several go the typed way).
+            if !c.enter_array() || !c.next_element()? {
+                return None;
             }
-            3 => usage = Some(Tokens::read(&mut c)?),
-            _ => {
-                let v = c.value()?;
-                let ok = match bit {
-                    0 => {
-                        id = Some(v);
-                        v[0] == b'"'
-                    }
-                    1 => {
-                        model = Some(v);
-                        v[0] == b'"'
-                    }
-                    4 => v[0] == b'"',
-                    _ => u64_of(v).is_some(),
-                };
-                if !ok {
-                    return None;
-                }
-            }
+            choice = Some(Answer::read(c)?);
+            (!c.next_element()?).then_some(16)
         }
-    }
+        b"usage" => {
+            usage = Some(Tokens::read(c)?);
+            Some(32)
+        }
+        _ => skip(c),
+    })?;
     if !c.at_end() {
         return None;
     }
@@ -787,7 +697,7 @@ struct Call<'a> {
 /// repeated (`field` returns a bit per key it knows, `None` to refuse).
 fn object<'a>(
     c: &mut Cursor<'a>,
-    mut field: impl FnMut(&[u8], &mut Cursor<'a>) -> Option<u32>,
+    mut field: impl FnMut(&'a [u8], &mut Cursor<'a>) -> Option<u32>,
 ) -> Option<()> {
     if !c.enter_object() {
         return None;
@@ -1085,29 +995,38 @@ fn optional(v: Option<&[u8]>) -> Option<&[u8]> {
     v.filter(|v| *v != b"null")
 }
 
-/// The values of `keys` in the object `raw` (`null` ones absent); no
-/// value at all when `raw` is not an object. `None` when a key is repeated
-/// or a key is written with escapes.
-fn fields_of<'a>(raw: &'a [u8], keys: &[&[u8]]) -> Option<Vec<Option<&'a [u8]>>> {
-    let mut found = vec![None; keys.len()];
-    let mut c = Cursor::new(raw);
+/// The raw values of `keys` in the object the cursor is on (`null`
+/// included), the other fields skipped. `None` when it is not an object,
+/// or a key is repeated or written with escapes.
+fn raw_fields<'a, const N: usize>(
+    c: &mut Cursor<'a>,
+    keys: [&[u8]; N],
+) -> Option<[Option<&'a [u8]>; N]> {
     if !c.enter_object() {
-        return Some(found);
+        return None;
     }
-    let mut seen = vec![false; keys.len()];
+    let mut found = [None; N];
     while let Some(key) = c.next_key()? {
         let value = c.value()?;
         if key.contains(&b'\\') {
             return None;
         }
-        if let Some(i) = keys.iter().position(|k| *k == key) {
-            if std::mem::replace(&mut seen[i], true) {
-                return None;
-            }
-            found[i] = optional(Some(value));
+        if let Some(i) = keys.iter().position(|k| *k == key)
+            && found[i].replace(value).is_some()
+        {
+            return None;
         }
     }
     Some(found)
+}
+
+/// The values of `keys` in the value `raw` (`null` ones absent); none at
+/// all when `raw` is not an object. `None` as for [`raw_fields`].
+fn fields_of<'a, const N: usize>(raw: &'a [u8], keys: [&[u8]; N]) -> Option<[Option<&'a [u8]>; N]> {
+    if !raw.starts_with(b"{") {
+        return Some([None; N]);
+    }
+    raw_fields(&mut Cursor::new(raw), keys).map(|found| found.map(optional))
 }
 
 /// A JSON number written as plain digits (at most 19, which always fit),
