@@ -16,6 +16,7 @@ pub mod error;
 pub mod inspect;
 pub mod management;
 pub mod metrics;
+pub mod peek;
 pub mod pipeline;
 pub mod plugin;
 pub mod reload;

@@ -15,7 +15,6 @@
 //! Everything live is one [`Snapshot`], swapped whole on reload; a request
 //! keeps the snapshot (and so the plugin versions) it started with.
 
-use std::borrow::Cow;
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
@@ -27,7 +26,6 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use serde::Deserialize;
 use serde_json::json;
 use wasmtime::component::Linker;
 
@@ -352,7 +350,7 @@ impl Gateway {
         let (model, stream) = match &ingress.model {
             Some(m) => (m.clone(), ingress.stream),
             None => {
-                let peek: Peek = serde_json::from_slice(&body).map_err(|e| {
+                let peek = crate::peek::peek(&body).map_err(|e| {
                     GatewayError::BadRequest(format!(
                         "request body is not valid JSON ({e}); send a {} request",
                         client.as_str()
@@ -711,15 +709,6 @@ impl Gateway {
         };
         json_response(status, serde_json::to_vec(&body).unwrap_or_default())
     }
-}
-
-/// The two fields the host reads itself; the rest is the plugins' business.
-#[derive(Deserialize)]
-struct Peek<'a> {
-    #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
-    #[serde(default)]
-    stream: Option<bool>,
 }
 
 async fn read_body<B>(body: B, headers: &HeaderMap, limit: usize) -> Result<Bytes, GatewayError>
