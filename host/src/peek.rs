@@ -4,8 +4,10 @@
 //! Everything else in the body is the plugins' business, but the host must
 //! still refuse a body that is not JSON, so the whole text is checked, not
 //! only the top level. Through serde that check is a visitor call per
-//! token, ~12 instructions per byte of a chat request; here it is a small
-//! loop over the grammar with strings skipped 8 bytes at a time, ~3.
+//! token (~12.5k instructions for a 1 KiB chat request with a tool call);
+//! here it is one loop over the grammar, with strings skipped 16 bytes at a
+//! time (SSE2; 8 on other CPUs): ~40 % fewer for that request, half for a
+//! plain chat request.
 //!
 //! [`quick`] only ever answers for text serde_json accepts as a [`Peek`],
 //! and then with the same value: anything it is not sure of (a syntax
