@@ -27,6 +27,15 @@ impl Dialect {
             Dialect::Gemini => "gemini",
         }
     }
+
+    /// The API's name in messages to people.
+    pub fn title(self) -> &'static str {
+        match self {
+            Dialect::OpenAi => "OpenAI",
+            Dialect::Anthropic => "Anthropic",
+            Dialect::Gemini => "Gemini",
+        }
+    }
 }
 
 /// Everything that can go wrong with a request, by layer.

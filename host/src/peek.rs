@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 /// The two fields the host reads itself; the rest is the plugins' business.
 #[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(expecting = "a JSON object")]
 pub struct Peek<'a> {
     #[serde(borrow, default)]
     pub model: Option<Cow<'a, str>>,
@@ -32,12 +33,20 @@ pub struct Peek<'a> {
 }
 
 /// Reads `body` as serde_json would read it into a [`Peek`], or `Err`
-/// with serde_json's message.
+/// with serde_json's message. A request is an object: the array form
+/// serde accepts for a struct (`["gpt-4o", true]`) is refused.
 pub fn peek(body: &[u8]) -> Result<Peek<'_>, serde_json::Error> {
-    match quick(body) {
-        Some(p) => Ok(p),
-        None => serde_json::from_slice(body),
+    if let Some(p) = quick(body) {
+        return Ok(p);
     }
+    let p = serde_json::from_slice(body)?;
+    if body.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(serde::de::Error::invalid_type(
+            serde::de::Unexpected::Seq,
+            &"a JSON object",
+        ));
+    }
+    Ok(p)
 }
 
 /// Deeper nesting goes to serde_json (which skips any depth).
@@ -434,6 +443,18 @@ mod tests {
         assert_eq!(quick(deep.as_bytes()), None);
         let ok = format!("{{\"a\":{}{}}}", "[".repeat(128), "]".repeat(128));
         assert!(quick(ok.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn a_request_is_an_object() {
+        let e = peek(br#" ["gpt-4o", true]"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid type: sequence, expected a JSON object"
+        );
+        let e = peek(br#""gpt-4o""#).unwrap_err();
+        assert!(e.to_string().contains("expected a JSON object"), "{e}");
+        assert!(peek(b"[").unwrap_err().is_eof());
     }
 
     #[test]

@@ -351,10 +351,19 @@ impl Gateway {
             Some(m) => (m.clone(), ingress.stream),
             None => {
                 let peek = crate::peek::peek(&body).map_err(|e| {
-                    GatewayError::BadRequest(format!(
-                        "request body is not valid JSON ({e}); send a {} request",
-                        client.as_str()
-                    ))
+                    GatewayError::BadRequest(match e.classify() {
+                        // JSON, but `model` or `stream` of the wrong type or repeated.
+                        serde_json::error::Category::Data => format!(
+                            "the request body is not a valid {} request ({e}); it must be a JSON \
+                             object with `model` a string and `stream`, if given, true or false, \
+                             each given once",
+                            client.title()
+                        ),
+                        _ => format!(
+                            "request body is not valid JSON ({e}); send the {} request as one JSON object",
+                            client.title()
+                        ),
+                    })
                 })?;
                 let Some(model) = peek.model else {
                     return Err(GatewayError::BadRequest(

@@ -499,6 +499,27 @@ async fn bad_bodies_are_400_and_413() {
     );
     let no_model = send("POST", &url, &h, r#"{"messages":[]}"#).await;
     assert_eq!(no_model.status, 400);
+    // JSON, but not a request the gateway can route: said as such.
+    for (body, says) in [
+        (
+            r#"{"model":"m","model":"m","messages":[]}"#,
+            "duplicate field `model`",
+        ),
+        (r#"{"model":4,"messages":[]}"#, "invalid type: integer `4`"),
+        (
+            r#"{"model":"m","stream":"yes"}"#,
+            "invalid type: string \"yes\", expected a boolean",
+        ),
+        (r#"["model"]"#, "expected a JSON object"),
+    ] {
+        let r = send("POST", &url, &h, body).await;
+        assert_eq!(r.status, 400, "{body}");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(
+            msg.contains("not a valid OpenAI request") && msg.contains(says),
+            "{body}: {msg}"
+        );
+    }
     // Small enough to sit in the socket buffers, so the client finishes
     // sending before the early 413 closes the connection.
     let huge = vec![b' '; 64 << 10];
