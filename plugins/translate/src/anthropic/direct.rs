@@ -1002,21 +1002,18 @@ fn raw_fields<'a, const N: usize>(
     c: &mut Cursor<'a>,
     keys: [&[u8]; N],
 ) -> Option<[Option<&'a [u8]>; N]> {
-    if !c.enter_object() {
-        return None;
-    }
+    const { assert!(N <= 32, "a bit per key in `object`") };
     let mut found = [None; N];
-    while let Some(key) = c.next_key()? {
+    object(c, |key, c| {
         let value = c.value()?;
-        if key.contains(&b'\\') {
-            return None;
-        }
-        if let Some(i) = keys.iter().position(|k| *k == key)
-            && found[i].replace(value).is_some()
-        {
-            return None;
-        }
-    }
+        Some(match keys.iter().position(|k| *k == key) {
+            Some(i) => {
+                found[i] = Some(value);
+                1 << i
+            }
+            None => 0,
+        })
+    })?;
     Some(found)
 }
 
@@ -1049,8 +1046,7 @@ fn write_u64(out: &mut Vec<u8>, raw: &[u8]) -> Option<()> {
         out.extend_from_slice(raw);
         return Some(());
     }
-    let v: u64 = json::from_bytes(raw).ok()?;
-    json::to_writer(out, &v).ok()
+    json::to_writer(out, &u64_of(raw)?).ok()
 }
 
 /// Writes `,"key":`.
